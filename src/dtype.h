@@ -76,12 +76,17 @@ int qs_dtype_packed_size(enum qs_dtype dtype, uint64_t count, uint64_t *bytes);
  * packed buffer "packed", into float32 "out".  The caller guarantees the
  * buffer holds elements first .. first+count-1.  Integers convert exactly
  * where float32 can hold them and round to nearest otherwise; fp8 NaN
- * encodings give NaN; bool gives 0 or 1.
+ * encodings give NaN; bool gives 0 or 1.  Types without a decoder (string,
+ * complex, unknown) give NaN.
  */
 void qs_decode_f32(enum qs_dtype dtype, const void *packed, uint64_t first,
                    size_t count, float *out);
 
-/* The same for integer, bool and float types into int64 (floats truncate toward zero, NaN gives 0). */
+/*
+ * The same for integer, bool and float types into int64 (floats truncate
+ * toward zero, NaN gives 0).  Values beyond the int64 range saturate, and
+ * types without a decoder give 0.
+ */
 void qs_decode_i64(enum qs_dtype dtype, const void *packed, uint64_t first,
                    size_t count, int64_t *out);
 
@@ -93,5 +98,27 @@ uint16_t qs_float_to_bf16(float value);          /* round to nearest even, NaN s
 float qs_fp8_to_float(enum qs_dtype dtype, uint8_t bits);
 uint8_t qs_float_to_fp8(enum qs_dtype dtype, float value, int saturate);
 float qs_fp4_to_float(uint8_t nibble);           /* E2M1, low 4 bits used */
+
+/*
+ * Notes on the scalar conversions above:
+ * - qs_float_to_half: NaN stays NaN (quiet, sign and top payload bits kept).
+ * - qs_fp8_to_float: also takes QS_DT_FLOAT8E8M0.  It returns NaN for a type
+ *   that is not an 8-bit float.
+ * - qs_float_to_fp8: rounds to nearest even and follows the ONNX Cast tables.
+ *   With "saturate", out-of-range values become +-max.  Inf becomes +-max
+ *   for E4M3FN and E5M2 but NaN (0x80) for the FNUZ types.  Without
+ *   "saturate", out-of-range values and inf give NaN with the sign kept for
+ *   E4M3FN, 0x80 for the FNUZ types and +-inf for E5M2.  NaN gives S.1111111
+ *   (0x80 for FNUZ), and -0 gives 0x00 for FNUZ.
+ * - qs_float_to_fp8 with E8M0 rounds |value| up to a power of two (the ONNX
+ *   Cast round_mode "up").  Values at or below 2^-127, zero included, give
+ *   0x00 and NaN gives 0xFF.  Overflow and inf give 0xFE with "saturate",
+ *   else 0xFF.
+ * - qs_float_to_fp8 returns 0 for a type that is not an 8-bit float.
+ */
+
+/* E2M1 nibble (low 4 bits) of "value", rounded to nearest even.  Values
+ * beyond +-6 and +-inf saturate to +-6, and NaN gives 6, as ONNX Cast does. */
+uint8_t qs_float_to_fp4(float value);
 
 #endif

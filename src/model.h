@@ -226,6 +226,16 @@ struct qs_load_options {
 enum qs_status qs_model_load(const char *path, const struct qs_load_options *opts,
                              struct qs_diag *diag, struct qs_model **out);
 
+/*
+ * Load a model from "size" bytes at "data" (not copied: the caller keeps
+ * them alive until qs_model_free).  "name" is used in messages; external
+ * data is resolved against "dir", or refused when "dir" is NULL.  Used by
+ * the fuzzer and by tests.
+ */
+enum qs_status qs_model_load_memory(const void *data, size_t size, const char *name,
+                                    const char *dir, const struct qs_load_options *opts,
+                                    struct qs_diag *diag, struct qs_model **out);
+
 /* Free a model and unmap its files.  NULL is allowed. */
 void qs_model_free(struct qs_model *model);
 

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# qscope stats, quant, compare and plan on the shared cases and the real
+# models: every Conv, ConvTranspose and MatMul layer of the real models
+# compared with finite numbers, plans written, checked and refused, and
+# the exit statuses of the conventions.
+. "$(dirname -- "$0")/lib.sh"
+
+# Expected quantizable layers of each real model, from the onnx Python
+# package: nodes of these types whose weight input is a constant.
+real_models="ch_PP-OCRv4_det_infer:64 ch_PP-OCRv4_rec_infer:47 ch_ppocr_mobile_v2.0_cls_infer:54 silero_vad:12"
+
+# compare_rows FILE BITS: the rows of Conv, ConvTranspose and MatMul
+# layers at BITS in a compare CSV.
+compare_rows() {
+    awk -F, -v bits="$2" 'NR > 1 && $1 != "(total)" && $4 == bits &&
+        ($2 == "Conv" || $2 == "ConvTranspose" || $2 == "MatMul")' "$1"
+}
+
+# rows_finite FILE BITS: true when every such row has six plain numbers
+# (SQNR and bytes of the three granularities), no "inf", "nan" or empty.
+rows_finite() {
+    compare_rows "$1" "$2" | awk -F, '{
+        for (i = 6; i <= 11; i++)
+            if ($i !~ /^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/) {
+                print "# bad field " i ": " $0
+                bad = 1
+            }
+    } END { exit bad }'
+}
+
+# json_is_file FILE PATH VALUE: the value at PATH of a JSON file.
+json_is_file() { [ "$("$JSON_CHECK" get "$1" "$2")" = "$3" ]; }
+
+if ! have_testdata; then
+    skip "weight commands" "QSCOPE_TESTDATA is not set"
+    finish
+    exit 0
+fi
+
+cases=$TESTDATA/cases
+models=$TESTDATA/models/real
+
+# --- compare on every real model ---
+for entry in $real_models; do
+    name=${entry%%:*}
+    want=${entry#*:}
+    run compare --csv "$models/$name.onnx"
+    check "compare $name: exits 0" status_is 0
+    cp "$out_file" "$tmp/compare.csv"
+    for bits in 8 4; do
+        rows=$(compare_rows "$tmp/compare.csv" "$bits" | wc -l)
+        check "compare $name: $want layers at $bits bits (got $rows)" [ "$rows" -eq "$want" ]
+        check "compare $name: finite numbers at $bits bits" rows_finite "$tmp/compare.csv" "$bits"
+    done
+    check "compare $name: totals for 8 and 4 bits" \
+        [ "$(grep -c '^(total),' "$tmp/compare.csv")" -eq 2 ]
+    check "compare $name: no progress bar when stderr is not a terminal" \
+        [ ! -s "$err_file" ]
+done
+
+# Per-channel beats per-tensor at 4 bits on the model total of rec.
+run compare --json --bits 4 "$models/ch_PP-OCRv4_rec_infer.onnx"
+check "compare rec json: one total" json_is totals.0.bits 4
+tensor_db=$("$JSON_CHECK" get "$out_file" totals.0.tensor_sqnr_db)
+channel_db=$("$JSON_CHECK" get "$out_file" totals.0.channel_sqnr_db)
+check "compare rec json: channel total $channel_db dB above tensor $tensor_db dB" \
+    awk -v t="$tensor_db" -v c="$channel_db" 'BEGIN { exit !(c > t + 5) }'
+
+run compare --bits 3,9 "$models/silero_vad.onnx"
+check "compare: --bits 9 is a usage error" status_is 2
+run compare --group-size 0 "$models/silero_vad.onnx"
+check "compare: --group-size 0 is a usage error" status_is 2
+
+# --- stats ---
+run stats --csv "$cases/12-zero-constant-channels/model.onnx" --layer W
+check "stats one layer: exits 0" status_is 0
+check "stats one layer: channel 1 all-zero" stdout_matches '^1,0,0,0,0,18,all-zero$'
+check "stats one layer: channel 3 subnormal-only" stdout_matches '^3,.*,subnormal-only$'
+check "stats one layer: channel 2 constant" stdout_matches '^2,0.5,0.5,0.5,0.5,18,$'
+
+run stats --json "$cases/08-constant-node-weights/model.onnx" --layer mmW --bins 8
+check "stats json: histogram of 8 bins" \
+    [ "$("$JSON_CHECK" get "$out_file" histogram.counts | tr -cd ',' | wc -c)" -eq 7 ]
+check "stats json: layer absmax" json_is layer.absmax 2.4862148761749268
+
+run stats "$cases/19-zero-size-tensor/model.onnx" --all
+check "stats --all: empty layers noted" stdout_matches '^Wz +MatMul +\[4, 0\] +0 .*empty'
+run stats "$cases/19-zero-size-tensor/model.onnx"
+check "stats: auxiliary layers hidden without --all" sh -c "! grep -q '^E ' '$out_file'"
+
+run stats --layer 'nothing*' "$cases/08-constant-node-weights/model.onnx"
+check "stats: a pattern matching nothing is a usage error" status_is 2
+check "stats: the message names the pattern" stderr_has "no quantizable layer matches 'nothing*'"
+
+run stats "$cases/21-dequantize-default-axis/model.onnx"
+check "stats: invalid DequantizeLinear exits 1" status_is 1
+check "stats: the message names node, axis and sizes" \
+    stderr_has "DequantizeLinear 'dq_conv_no_axis': scale has 3 entries, but axis 1 (the default) of the input has size 2"
+run stats --keep-going "$cases/21-dequantize-default-axis/model.onnx"
+check "stats --keep-going: exits 0" status_is 0
+check "stats --keep-going: W_mm listed" stdout_matches '^W_mm +MatMul'
+
+# --- quant ---
+run quant --json --config int8:channel:sym "$cases/08-constant-node-weights/model.onnx"
+check "quant json: exits 0" status_is 0
+check "quant json: total of both weights" json_is total.params 92
+check "quant json: payload bytes" json_is total.payload_bytes 92
+check "quant json: scale bytes" json_is total.scale_bytes 36
+check "quant json: conv layer first" json_is layers.0.key convW
+run quant --config int9 "$cases/08-constant-node-weights/model.onnx"
+check "quant: invalid configuration is a usage error" status_is 2
+
+# --- plan ---
+rec=$models/ch_PP-OCRv4_rec_infer.onnx
+plan=$tmp/plan.json
+run plan --auto 4.5bpw -o "$plan" --json "$rec"
+check "plan --auto: exits 0" status_is 0
+check "plan --auto: plan written" [ -s "$plan" ]
+bpw=$("$JSON_CHECK" get "$out_file" total.bits_per_weight)
+check "plan --auto: budget of 4.5 bits per weight honoured ($bpw)" \
+    awk -v b="$bpw" 'BEGIN { exit !(b <= 4.5 && b > 4.2) }'
+check "plan file: model name" json_is_file "$plan" model.file ch_PP-OCRv4_rec_infer.onnx
+
+run plan --check "$plan" "$rec"
+check "plan --check: exits 0 on the same model" status_is 0
+check "plan --check: every layer ok" sh -c "! grep -q differs '$out_file'"
+
+run plan --auto 4.5bpw -o "$plan" "$rec"
+check "plan: an existing file is not replaced without --force" status_is 3
+run plan --auto 25% -o "$plan" --force "$rec"
+check "plan --force: replaced" status_is 0
+
+sed 's/"sse": \([0-9]\)/"sse": 1\1/' "$plan" >"$tmp/edited.json"
+run plan --check "$tmp/edited.json" "$rec"
+check "plan --check: edited numbers exit 4" status_is 4
+check "plan --check: the message names a layer" stderr_matches "layer '[^']+' \(.*\): squared error"
+
+run plan --check "$plan" "$models/ch_ppocr_mobile_v2.0_cls_infer.onnx"
+check "plan --check: another model is invalid for the plan" status_is 1
+check "plan --check: unknown layer named" stderr_matches "layer '[^']+' is not in the model"
+
+run plan --set 'op:MatMul=int4:g32' --set 'conv2d_1*=float' --set 'op:Conv=int8' \
+    -o "$tmp/set.json" "$rec"
+check "plan --set: exits 0" status_is 0
+check "plan --set: MatMul layers int4 g32" json_is_file "$tmp/set.json" \
+    method.kind set
+check "plan --set: the later pattern wins" sh -c \
+    "grep -q '\"conv2d_10.w_0\": {\"config\": \"int8:channel:sym:minmax\"' '$tmp/set.json'"
+check "plan --set: int4 g32 on linear_85.w_0" sh -c \
+    "grep -q '\"linear_85.w_0\": {\"config\": \"int4:g32:asym:minmax\"' '$tmp/set.json'"
+
+run plan --from "$tmp/set.json" --pin 'op:MatMul' --auto 6bpw -o "$tmp/from.json" "$rec"
+check "plan --from --pin --auto: exits 0" status_is 0
+check "plan --from --pin: pinned MatMul keeps int4 g32" sh -c \
+    "grep -q '\"linear_85.w_0\": {\"config\": \"int4:g32:asym:minmax\", \"pinned\": true' '$tmp/from.json'"
+
+run plan --auto 0.5bpw "$rec"
+check "plan: an impossible budget is a usage error" status_is 2
+check "plan: the message gives the smallest plan" stderr_has "below the smallest plan"
+run plan --auto 4.5 "$rec"
+check "plan: a budget without unit is a usage error" status_is 2
+run plan "$rec"
+check "plan: no mode is a usage error" status_is 2
+run plan --set 'nothing=int8' "$rec"
+check "plan --set: unknown layer is a usage error" status_is 2
+
+printf '{"format": "qscope-plan", "version": 1, "colour": 2, "layers": {}}\n' >"$tmp/bad.json"
+run plan --check "$tmp/bad.json" "$rec"
+check "plan --check: unknown key is invalid input" status_is 1
+check "plan --check: the message names the key" stderr_has "unknown key 'colour'"
+
+# Greedy and exact agree within 3% on a small model.
+silero=$models/silero_vad.onnx
+run plan --auto 30% --json -o "$tmp/g.json" "$silero"
+greedy=$("$JSON_CHECK" get "$out_file" total.sse)
+run plan --auto 30% --search exact --json -o "$tmp/e.json" "$silero"
+exact=$("$JSON_CHECK" get "$out_file" total.sse)
+check "plan: greedy $greedy within 3% of exact $exact on silero_vad" \
+    awk -v g="$greedy" -v e="$exact" 'BEGIN { exit !(e <= g * 1.000001 && g <= e * 1.03) }'
+
+finish

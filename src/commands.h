@@ -29,7 +29,13 @@
       "per-tensor, per-channel and per-group scales side by side for each layer") \
     _(plan, \
       "plan (--auto BUDGET|--set PATTERN=CONFIG...|--from PLAN|--check PLAN) [OPTIONS] MODEL", \
-      "make a mixed-precision plan within a budget, or check one against its model")
+      "make a mixed-precision plan within a budget, or check one against its model") \
+    _(calibrate, "calibrate (INPUTS) [-o FILE.qstats] [OPTIONS] MODEL", \
+      "run the model on samples and save activation statistics for calibration") \
+    _(eval, "eval --plan PLAN (INPUTS) [--trace] [--act CONFIG [--qstats FILE]] [OPTIONS] MODEL", \
+      "end-to-end error of a plan: outputs of the float and the quantized model compared") \
+    _(sensitivity, "sensitivity (INPUTS) [--config CONFIG] [--layer PATTERN]... [OPTIONS] MODEL", \
+      "quantize one layer at a time and rank the layers by the output error each causes")
 
 struct qs_command {
     const char *name;

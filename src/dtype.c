@@ -804,6 +804,9 @@ qs_decode_f32(enum qs_dtype dtype, const void *packed, uint64_t first,
 {
     const struct dtype_info *info = dtype_lookup((int)dtype);
 
+    /* An empty range may come with a NULL buffer (a zero-size tensor). */
+    if (count == 0)
+        return;
     if (info->to_f32 == NULL) {
         for (size_t i = 0; i < count; i++)
             out[i] = NAN;
@@ -837,6 +840,8 @@ qs_decode_i64(enum qs_dtype dtype, const void *packed, uint64_t first,
 {
     const struct dtype_info *info = dtype_lookup((int)dtype);
 
+    if (count == 0)
+        return;
     if (info->to_i64 != NULL) {
         info->to_i64(packed, first, count, out);
         return;

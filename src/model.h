@@ -32,9 +32,9 @@
 /* Where a tensor's elements are stored. */
 enum qs_storage {
     QS_STORE_NONE,        /* zero elements, or unusable (see fault) */
-    QS_STORE_PACKED,      /* packed little-endian bytes: raw_data, external data, or an owned buffer */
+    QS_STORE_PACKED,      /* packed little-endian bytes: raw_data, external data, owned buffer */
     QS_STORE_FLOAT_DATA,  /* TensorProto.float_data */
-    QS_STORE_INT32_DATA,  /* TensorProto.int32_data, one element (one byte for 4-bit types) per entry */
+    QS_STORE_INT32_DATA,  /* TensorProto.int32_data: an element (4-bit types: a byte) per entry */
     QS_STORE_INT64_DATA,
     QS_STORE_DOUBLE_DATA,
     QS_STORE_UINT64_DATA,
@@ -55,7 +55,7 @@ struct qs_node;
 /* A constant tensor with its data location. */
 struct qs_tensor {
     const char *name;            /* may be "" for attribute tensors */
-    int dtype;                   /* element type number as stored; may be unknown (see qs_dtype_known) */
+    int dtype;                   /* element type number as stored; may be unknown */
     int rank;
     const int64_t *dims;         /* "rank" entries, all >= 0 */
     uint64_t count;              /* product of dims, checked for overflow */
@@ -70,7 +70,7 @@ struct qs_tensor {
     const char *location;        /* external file as written in the model, else NULL */
     uint64_t file_offset;        /* byte offset of the data in its file (model or external) */
 
-    const char *fault;           /* non-NULL: why the data cannot be used; storage is QS_STORE_NONE */
+    const char *fault;           /* non-NULL: why the data cannot be used (storage QS_STORE_NONE) */
     const Onnx__TensorProto *proto;
 };
 
@@ -249,7 +249,10 @@ struct qs_value *qs_graph_lookup(const struct qs_graph *graph, const char *name)
 const Onnx__AttributeProto *qs_node_attr(const struct qs_node *node, const char *name);
 int64_t qs_node_attr_int(const struct qs_node *node, const char *name, int64_t fallback);
 float qs_node_attr_float(const struct qs_node *node, const char *name, float fallback);
-/* String attribute bytes (not NUL-terminated); returns "fallback" and len strlen(fallback) when absent. */
+/*
+ * String attribute bytes (not NUL-terminated); when absent, returns
+ * "fallback" with "*len" set to strlen(fallback).
+ */
 const char *qs_node_attr_string(const struct qs_node *node, const char *name,
                                 const char *fallback, size_t *len);
 /* INTS attribute: number of entries, pointer stored in "*values" (borrowed); -1 when absent. */

@@ -759,7 +759,8 @@ add_cnn_convs(struct graph_builder *builder)
 
     weight = conv_weight_values(arena, &conv1, &factors);
     plant_cnn_outliers(&conv1, weight);
-    add_conv(builder, &conv1, weight, conv_bias_values(arena, &conv1, factors), "image", "conv1.out");
+    add_conv(builder, &conv1, weight, conv_bias_values(arena, &conv1, factors),
+             "image", "conv1.out");
     add_batch_norm(builder, "bn1", conv1.out_channels, factors, "conv1.out", "bn1.out");
     add_unary(builder, "Relu", "relu1", "bn1.out", "relu1.out");
     node = graph_add_node(builder, "MaxPool", "pool1", NAMES("relu1.out"), NAMES("pool1.out"));
@@ -978,8 +979,10 @@ add_attention(struct graph_builder *builder)
     add_attention_projection(builder, "attn.q");
     add_attention_projection(builder, "attn.k");
     add_attention_projection(builder, "attn.v");
-    graph_add_initializer(builder, tensor_int64(builder->arena, "attn.split_shape", 4, split_shape));
-    graph_add_initializer(builder, tensor_int64(builder->arena, "attn.merge_shape", 3, merge_shape));
+    graph_add_initializer(builder,
+                          tensor_int64(builder->arena, "attn.split_shape", 4, split_shape));
+    graph_add_initializer(builder,
+                          tensor_int64(builder->arena, "attn.merge_shape", 3, merge_shape));
     add_split_heads(builder, "attn.q", to_heads);
     add_split_heads(builder, "attn.k", to_heads_transposed);
     add_split_heads(builder, "attn.v", to_heads);
@@ -997,7 +1000,8 @@ add_attention(struct graph_builder *builder)
     node = graph_add_node(builder, "Transpose", "attn.merge_heads", NAMES("attn.context.out"),
                           NAMES("attn.merge_heads.out"));
     node_set_ints(builder->arena, node, "perm", 4, to_heads);
-    graph_add_node(builder, "Reshape", "attn.merge", NAMES("attn.merge_heads.out", "attn.merge_shape"),
+    graph_add_node(builder, "Reshape", "attn.merge",
+                   NAMES("attn.merge_heads.out", "attn.merge_shape"),
                    NAMES("attn.merge.out"));
 
     add_plain_linear(builder, "attn.o", "attn.merge.out", TF_DIM, TF_DIM);

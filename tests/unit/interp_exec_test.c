@@ -1,0 +1,505 @@
+/*
+ * The interpreter's executor on small graphs built in memory: the
+ * unsupported-op check, the observer and weight hooks, freeing values
+ * after their last reader, errors naming the node, the memory estimate,
+ * and opset-dependent attributes.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "interp/interp.h"
+#include "model_builder.h"
+
+static struct qs_rt_tensor *
+vector(const float *values, int64_t n)
+{
+    struct qs_rt_tensor *t;
+
+    assert_int_equal(qs_rt_new(QS_DT_FLOAT, 1, &n, &t), QS_OK);
+    memcpy(t->data, values, (size_t)n * sizeof(float));
+    return t;
+}
+
+static int
+diag_mentions(const struct qs_diag *diag, const char *text)
+{
+    for (size_t i = 0; i < diag->count && i < QS_DIAG_MAX; i++) {
+        if (strstr(diag->lines[i], text))
+            return 1;
+    }
+    return 0;
+}
+
+static void
+test_check_names_missing_op(void **state)
+{
+    struct model_builder mb;
+    struct qs_model *model;
+    struct qs_interp *interp = NULL;
+    struct qs_interp_gaps gaps;
+    struct qs_diag diag;
+
+    (void)state;
+    qs_diag_init(&diag);
+    mb_init(&mb, 13);
+    mb_input(&mb, "x");
+    mb_node(&mb, "Relu", "r", "x", "a");
+    mb_node(&mb, "FancyOp", "f1", "a", "b");
+    mb_node(&mb, "FancyOp", "f2", "b", "y");
+    mb_output(&mb, "y");
+    assert_int_equal(mb_load(&mb, NULL, &diag, &model), QS_OK);
+
+    assert_int_equal(qs_interp_check(model, &gaps, &diag), QS_UNSUPPORTED);
+    assert_int_equal(gaps.count, 1);
+    assert_string_equal(gaps.items[0].op, "FancyOp");
+    assert_int_equal(gaps.items[0].n_nodes, 2);
+    assert_string_equal(gaps.items[0].nodes[0]->label, "f1");
+    assert_string_equal(gaps.items[0].nodes[1]->label, "f2");
+    assert_true(diag_mentions(&diag, "FancyOp"));
+    assert_true(diag_mentions(&diag, "f1, f2"));
+    qs_interp_gaps_done(&gaps);
+
+    assert_int_equal(qs_interp_new(model, NULL, NULL, &interp), QS_UNSUPPORTED);
+    assert_null(interp);
+    qs_model_free(model);
+    mb_done(&mb);
+    qs_diag_done(&diag);
+}
+
+/* Observer state: names seen and, when "c" appears, the references left on "a" and "b". */
+struct watch {
+    char names[8][16];
+    int count;
+    struct qs_rt_tensor *kept[8];
+    int refs_a_at_c, refs_b_at_c;
+};
+
+static enum qs_status
+observe(void *ctx, const struct qs_value *value, const struct qs_rt_tensor *tensor)
+{
+    struct watch *w = ctx;
+
+    if (w->count >= 8)
+        return QS_OK;
+    snprintf(w->names[w->count], sizeof(w->names[0]), "%s", value->name);
+    w->kept[w->count] = qs_rt_ref((struct qs_rt_tensor *)tensor);
+    if (strcmp(value->name, "c") == 0) {
+        w->refs_a_at_c = w->kept[0]->refs;
+        w->refs_b_at_c = w->kept[1]->refs;
+    }
+    w->count++;
+    return QS_OK;
+}
+
+static void
+test_observer_and_release(void **state)
+{
+    struct model_builder mb;
+    struct qs_model *model;
+    struct qs_interp *interp;
+    struct qs_interp_hooks hooks = { .observe = observe };
+    struct watch w = { .count = 0 };
+    const float xv[3] = { -1, 2, -3 };
+    struct qs_rt_tensor *x = vector(xv, 3), *y = NULL;
+    struct qs_diag diag;
+
+    (void)state;
+    qs_diag_init(&diag);
+    mb_init(&mb, 13);
+    mb_input(&mb, "x");
+    mb_node(&mb, "Relu", "n1", "x", "a");
+    mb_node(&mb, "Neg", "n2", "a", "b");
+    mb_node(&mb, "Abs", "n3", "b", "c");
+    mb_output(&mb, "c");
+    assert_int_equal(mb_load(&mb, NULL, &diag, &model), QS_OK);
+    assert_int_equal(qs_interp_new(model, NULL, &diag, &interp), QS_OK);
+    hooks.ctx = &w;
+    qs_interp_set_hooks(interp, &hooks);
+    assert_int_equal(qs_interp_run(interp, &x, &y, &diag), QS_OK);
+
+    assert_int_equal(w.count, 3);
+    assert_string_equal(w.names[0], "a");
+    assert_string_equal(w.names[1], "b");
+    assert_string_equal(w.names[2], "c");
+    /* When c is produced, a (last read by n2) is already released; b is still held until n3 ends. */
+    assert_int_equal(w.refs_a_at_c, 1);
+    assert_int_equal(w.refs_b_at_c, 2);
+    assert_true(((float *)y->data)[0] == 0.0f);
+    assert_true(((float *)y->data)[1] == 2.0f);
+    assert_true(((float *)y->data)[2] == 0.0f);
+
+    for (int i = 0; i < w.count; i++)
+        qs_rt_unref(w.kept[i]);
+    qs_rt_unref(x);
+    qs_rt_unref(y);
+    qs_interp_free(interp);
+    qs_model_free(model);
+    mb_done(&mb);
+    qs_diag_done(&diag);
+}
+
+/* Observer for the If test: the references left on "a" as "y" and "z" appear. */
+struct if_watch {
+    struct qs_rt_tensor *a;
+    int refs_a_at_y, refs_a_at_z;
+    int saw_branch_value;
+};
+
+static enum qs_status
+observe_if(void *ctx, const struct qs_value *value, const struct qs_rt_tensor *tensor)
+{
+    struct if_watch *w = ctx;
+
+    if (strcmp(value->name, "a") == 0)
+        w->a = qs_rt_ref((struct qs_rt_tensor *)tensor);
+    else if (strcmp(value->name, "y_then") == 0)
+        w->saw_branch_value = 1;
+    else if (strcmp(value->name, "y") == 0 && w->a)
+        w->refs_a_at_y = w->a->refs;
+    else if (strcmp(value->name, "z") == 0 && w->a)
+        w->refs_a_at_z = w->a->refs;
+    return QS_OK;
+}
+
+/* A graph output named "name" without a declared type. */
+static Onnx__ValueInfoProto *
+untyped_output(Onnx__ValueInfoProto *vi, char *name)
+{
+    onnx__value_info_proto__init(vi);
+    vi->name = name;
+    return vi;
+}
+
+/*
+ * x -> Relu -> a;  If(c) { then: y_then = Neg(a)  else: output a itself } -> y;
+ * y -> Abs -> z.  Both branches read the outer value a, which must stay
+ * alive until the If node has run and be released right after.
+ */
+static void
+test_if_keeps_outer_value(void **state)
+{
+    struct model_builder mb;
+    struct qs_model *model;
+    struct qs_interp *interp;
+    struct if_watch w = { 0 };
+    struct qs_interp_hooks hooks = { .observe = observe_if, .ctx = &w };
+    Onnx__GraphProto then_g = ONNX__GRAPH_PROTO__INIT, else_g = ONNX__GRAPH_PROTO__INIT;
+    Onnx__NodeProto neg = ONNX__NODE_PROTO__INIT, *then_nodes[1] = { &neg }, *if_node;
+    Onnx__ValueInfoProto then_out, else_out, *then_outs[1] = { &then_out }, *else_outs[1] = { &else_out };
+    Onnx__AttributeProto then_attr = ONNX__ATTRIBUTE_PROTO__INIT, else_attr = ONNX__ATTRIBUTE_PROTO__INIT;
+    char a_name[] = "a", y_then[] = "y_then", then_name[] = "then_branch", else_name[] = "else_branch";
+    char neg_op[] = "Neg", neg_name[] = "neg", then_graph_name[] = "then", else_graph_name[] = "else";
+    char *neg_in[1] = { a_name }, *neg_out[1] = { y_then };
+    const float xv[2] = { -1, 3 }, one[1] = { 1 }, zero[1] = { 0 };
+    struct qs_rt_tensor *in[2] = { vector(xv, 2), vector(one, 1) }, *z = NULL;
+    struct qs_diag diag;
+
+    (void)state;
+    qs_diag_init(&diag);
+    neg.op_type = neg_op;
+    neg.name = neg_name;
+    neg.n_input = 1;
+    neg.input = neg_in;
+    neg.n_output = 1;
+    neg.output = neg_out;
+    then_g.name = then_graph_name;
+    then_g.n_node = 1;
+    then_g.node = then_nodes;
+    then_g.n_output = 1;
+    then_g.output = then_outs;
+    untyped_output(&then_out, y_then);
+    else_g.name = else_graph_name;
+    else_g.n_output = 1;
+    else_g.output = else_outs;
+    untyped_output(&else_out, a_name);
+    then_attr.name = then_name;
+    then_attr.has_type = 1;
+    then_attr.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH;
+    then_attr.g = &then_g;
+    else_attr = then_attr;
+    else_attr.name = else_name;
+    else_attr.g = &else_g;
+
+    mb_init(&mb, 13);
+    mb_input(&mb, "x");
+    mb_input(&mb, "c");
+    mb_node(&mb, "Relu", "relu", "x", "a");
+    if_node = mb_node(&mb, "If", "if", "c", "y");
+    if_node->attribute[if_node->n_attribute++] = &then_attr;
+    if_node->attribute[if_node->n_attribute++] = &else_attr;
+    mb_node(&mb, "Abs", "abs", "y", "z");
+    mb_output(&mb, "z");
+    assert_int_equal(mb_load(&mb, NULL, &diag, &model), QS_OK);
+    assert_int_equal(qs_interp_new(model, NULL, &diag, &interp), QS_OK);
+    qs_interp_set_hooks(interp, &hooks);
+
+    assert_int_equal(qs_interp_run(interp, in, &z, &diag), QS_OK);
+    assert_true(w.saw_branch_value);
+    /* As y appears the frame still holds a (its last reader, the If, has just run). */
+    assert_int_equal(w.refs_a_at_y, 2);
+    assert_int_equal(w.refs_a_at_z, 1);
+    assert_true(((float *)z->data)[0] == 0.0f);
+    assert_true(((float *)z->data)[1] == 3.0f);
+    qs_rt_unref(z);
+    qs_rt_unref(w.a);
+
+    /* The else branch returns the outer value itself. */
+    memset(&w, 0, sizeof(w));
+    qs_rt_unref(in[1]);
+    in[1] = vector(zero, 1);
+    assert_int_equal(qs_interp_run(interp, in, &z, &diag), QS_OK);
+    assert_false(w.saw_branch_value);
+    assert_true(((float *)z->data)[1] == 3.0f);
+    qs_rt_unref(z);
+    qs_rt_unref(w.a);
+
+    qs_rt_unref(in[0]);
+    qs_rt_unref(in[1]);
+    qs_interp_free(interp);
+    qs_model_free(model);
+    mb_done(&mb);
+    qs_diag_done(&diag);
+}
+
+static enum qs_status
+double_weights(void *ctx, const struct qs_value *value, struct qs_rt_tensor *tensor)
+{
+    int *calls = ctx;
+
+    (*calls)++;
+    if (strcmp(value->name, "W") == 0) {
+        for (uint64_t i = 0; i < tensor->count; i++)
+            ((float *)tensor->data)[i] *= 2;
+    }
+    return QS_OK;
+}
+
+static void
+test_weight_hook_substitutes(void **state)
+{
+    struct model_builder mb;
+    struct qs_model *model;
+    struct qs_interp *interp;
+    int calls = 0;
+    struct qs_interp_hooks hooks = { .weight = double_weights, .ctx = &calls };
+    const float xv[2] = { 1, 2 }, wv[2] = { 10, 20 };
+    const int64_t dims[1] = { 2 };
+    struct qs_rt_tensor *x = vector(xv, 2), *y = NULL;
+    struct qs_diag diag;
+
+    (void)state;
+    qs_diag_init(&diag);
+    mb_init(&mb, 13);
+    mb_input(&mb, "x");
+    mb_init_f32(&mb, "W", 1, dims, wv);
+    mb_node(&mb, "Add", "add", "x,W", "y");
+    mb_output(&mb, "y");
+    assert_int_equal(mb_load(&mb, NULL, &diag, &model), QS_OK);
+    assert_int_equal(qs_interp_new(model, NULL, &diag, &interp), QS_OK);
+
+    qs_interp_set_hooks(interp, &hooks);
+    assert_int_equal(qs_interp_run(interp, &x, &y, &diag), QS_OK);
+    assert_true(((float *)y->data)[0] == 21.0f);
+    assert_true(((float *)y->data)[1] == 42.0f);
+    qs_rt_unref(y);
+
+    /* The substituted weight stays decoded: a second run does not call the hook again. */
+    assert_int_equal(qs_interp_run(interp, &x, &y, &diag), QS_OK);
+    assert_int_equal(calls, 1);
+    assert_true(((float *)y->data)[1] == 42.0f);
+    qs_rt_unref(y);
+
+    /* Clearing the hooks drops the decoded weights, so the original values return. */
+    qs_interp_set_hooks(interp, NULL);
+    assert_int_equal(qs_interp_run(interp, &x, &y, &diag), QS_OK);
+    assert_true(((float *)y->data)[1] == 22.0f);
+    qs_rt_unref(y);
+
+    qs_rt_unref(x);
+    qs_interp_free(interp);
+    qs_model_free(model);
+    mb_done(&mb);
+    qs_diag_done(&diag);
+}
+
+static void
+test_bad_shape_names_node(void **state)
+{
+    struct model_builder mb;
+    struct qs_model *model;
+    struct qs_interp *interp;
+    const float v[3] = { 1, 2, 3 };
+    struct qs_rt_tensor *in[2] = { vector(v, 2), vector(v, 3) }, *y = (struct qs_rt_tensor *)1;
+    struct qs_diag diag;
+
+    (void)state;
+    qs_diag_init(&diag);
+    mb_init(&mb, 13);
+    mb_input(&mb, "a");
+    mb_input(&mb, "b");
+    mb_node(&mb, "Mul", "mul_1", "a,b", "y");
+    mb_output(&mb, "y");
+    assert_int_equal(mb_load(&mb, NULL, &diag, &model), QS_OK);
+    assert_int_equal(qs_interp_new(model, NULL, &diag, &interp), QS_OK);
+
+    assert_int_equal(qs_interp_run(interp, in, &y, &diag), QS_INVALID);
+    assert_null(y);
+    assert_true(diag_mentions(&diag, "node mul_1 (Mul)"));
+    assert_true(diag_mentions(&diag, "cannot be broadcast"));
+
+    qs_rt_unref(in[0]);
+    qs_rt_unref(in[1]);
+    qs_interp_free(interp);
+    qs_model_free(model);
+    mb_done(&mb);
+    qs_diag_done(&diag);
+}
+
+static void
+test_memory_estimate_refuses(void **state)
+{
+    struct model_builder mb;
+    struct qs_model *model;
+    struct qs_interp *interp;
+    struct qs_interp_options opts = { .threads = 1, .memory_limit = 1000 };
+    float *wv = calloc(1000, sizeof(float));
+    const int64_t dims[1] = { 1000 };
+    const float xv[1] = { 1 };
+    struct qs_rt_tensor *x = vector(xv, 1), *y = NULL;
+    struct qs_diag diag;
+
+    (void)state;
+    qs_diag_init(&diag);
+    mb_init(&mb, 13);
+    mb_input(&mb, "x");
+    mb_init_f32(&mb, "W", 1, dims, wv);
+    mb_node(&mb, "Add", "add", "x,W", "y");
+    mb_output(&mb, "y");
+    assert_int_equal(mb_load(&mb, NULL, &diag, &model), QS_OK);
+    assert_int_equal(qs_interp_new(model, &opts, &diag, &interp), QS_OK);
+
+    /* The 4000-byte constant alone exceeds the 1000-byte limit. */
+    assert_true(qs_interp_estimate_peak(interp, &x) >= 4000);
+    assert_int_equal(qs_interp_run(interp, &x, &y, &diag), QS_INVALID);
+    assert_true(diag_mentions(&diag, "estimated peak memory"));
+
+    free(wv);
+    qs_rt_unref(x);
+    qs_interp_free(interp);
+    qs_model_free(model);
+    mb_done(&mb);
+    qs_diag_done(&diag);
+}
+
+/* Softmax before opset 13 normalizes over every dim from "axis" on; from 13 over one axis. */
+static void
+run_softmax(int64_t opset, float *out)
+{
+    struct model_builder mb;
+    struct qs_model *model;
+    struct qs_interp *interp;
+    const float v[4] = { 0, 0, 0, 0 };
+    struct qs_rt_tensor *x, *y = NULL;
+    const int64_t dims[2] = { 2, 2 };
+    struct qs_diag diag;
+
+    qs_diag_init(&diag);
+    assert_int_equal(qs_rt_new(QS_DT_FLOAT, 2, dims, &x), QS_OK);
+    memcpy(x->data, v, sizeof(v));
+    mb_init(&mb, opset);
+    mb_input(&mb, "x");
+    mb_attr_int(&mb, mb_node(&mb, "Softmax", "sm", "x", "y"), "axis", 0);
+    mb_output(&mb, "y");
+    assert_int_equal(mb_load(&mb, NULL, &diag, &model), QS_OK);
+    assert_int_equal(qs_interp_new(model, NULL, &diag, &interp), QS_OK);
+    assert_int_equal(qs_interp_run(interp, &x, &y, &diag), QS_OK);
+    memcpy(out, y->data, 4 * sizeof(float));
+
+    qs_rt_unref(x);
+    qs_rt_unref(y);
+    qs_interp_free(interp);
+    qs_model_free(model);
+    mb_done(&mb);
+    qs_diag_done(&diag);
+}
+
+static void
+test_softmax_axis_by_opset(void **state)
+{
+    float out[4];
+
+    (void)state;
+    run_softmax(11, out);
+    assert_true(fabsf(out[0] - 0.25f) < 1e-6f);
+    run_softmax(13, out);
+    assert_true(fabsf(out[0] - 0.5f) < 1e-6f);
+}
+
+/* LpNormalization of [3, 4] along the last axis. */
+static void
+run_lp_norm(int64_t p, float *out)
+{
+    struct model_builder mb;
+    struct qs_model *model;
+    struct qs_interp *interp;
+    const float v[2] = { 3, 4 };
+    struct qs_rt_tensor *x = vector(v, 2), *y = NULL;
+    struct qs_diag diag;
+
+    qs_diag_init(&diag);
+    mb_init(&mb, 13);
+    mb_input(&mb, "x");
+    mb_attr_int(&mb, mb_node(&mb, "LpNormalization", "lp", "x", "y"), "p", p);
+    mb_output(&mb, "y");
+    assert_int_equal(mb_load(&mb, NULL, &diag, &model), QS_OK);
+    assert_int_equal(qs_interp_new(model, NULL, &diag, &interp), QS_OK);
+    assert_int_equal(qs_interp_run(interp, &x, &y, &diag), QS_OK);
+    memcpy(out, y->data, 2 * sizeof(float));
+
+    qs_rt_unref(x);
+    qs_rt_unref(y);
+    qs_interp_free(interp);
+    qs_model_free(model);
+    mb_done(&mb);
+    qs_diag_done(&diag);
+}
+
+static void
+test_lp_normalization(void **state)
+{
+    float out[2];
+
+    (void)state;
+    run_lp_norm(2, out);
+    assert_true(fabsf(out[0] - 0.6f) < 1e-6f);
+    assert_true(fabsf(out[1] - 0.8f) < 1e-6f);
+    run_lp_norm(1, out);
+    assert_true(fabsf(out[0] - 3.0f / 7.0f) < 1e-6f);
+    assert_true(fabsf(out[1] - 4.0f / 7.0f) < 1e-6f);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_check_names_missing_op),
+        cmocka_unit_test(test_observer_and_release),
+        cmocka_unit_test(test_if_keeps_outer_value),
+        cmocka_unit_test(test_weight_hook_substitutes),
+        cmocka_unit_test(test_bad_shape_names_node),
+        cmocka_unit_test(test_memory_estimate_refuses),
+        cmocka_unit_test(test_softmax_axis_by_opset),
+        cmocka_unit_test(test_lp_normalization),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,413 @@
+/*
+ * Interpreter kernels against small cases computed by hand: convolution
+ * with pads, strides, dilations and groups (im2col, 1x1 and depthwise
+ * paths), 1-D convolution, transposed convolution with pads and
+ * output_padding, and the Resize tap tables of each mode.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "interp/conv.h"
+#include "interp/internal.h"
+#include "interp/resize.h"
+
+static void
+check_floats(const float *got, const float *want, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (fabsf(got[i] - want[i]) > 1e-5f) {
+            print_error("%s[%zu]: got %g, expected %g\n", what, i, (double)got[i], (double)want[i]);
+            fail();
+        }
+    }
+}
+
+/* A 2-D convolution geometry with the same settings on both axes. */
+static struct conv_params
+conv2d(int64_t c, int64_t m, int64_t group, int64_t in, int64_t k, int64_t stride,
+       int64_t dilation, int64_t pad)
+{
+    struct conv_params p;
+
+    memset(&p, 0, sizeof(p));
+    p.nd = 2;
+    p.batch = 1;
+    p.in_channels = c;
+    p.out_channels = m;
+    p.group = group;
+    for (int i = 0; i < 2; i++) {
+        p.in[i] = in;
+        p.kernel[i] = k;
+        p.stride[i] = stride;
+        p.dilation[i] = dilation;
+        p.pad_begin[i] = p.pad_end[i] = pad;
+        p.out[i] = conv_out_len(in, k, stride, dilation, pad, pad);
+    }
+    return p;
+}
+
+static void
+test_conv_pads_strides(void **state)
+{
+    struct conv_params p = conv2d(1, 1, 1, 4, 3, 2, 1, 1);
+    float x[16], w[9], y[4];
+    /* Sums of the 3x3 windows around (0,0), (0,2), (2,0), (2,2) of 0..15, zero outside. */
+    const float want[4] = { 10, 24, 51, 90 };
+
+    (void)state;
+    for (int i = 0; i < 16; i++)
+        x[i] = (float)i;
+    for (int i = 0; i < 9; i++)
+        w[i] = 1;
+    assert_int_equal(p.out[0], 2);
+    assert_int_equal(p.out[1], 2);
+    conv_forward(NULL, &p, x, w, NULL, y);
+    check_floats(y, want, 4, "y");
+}
+
+static void
+test_conv_dilation(void **state)
+{
+    struct conv_params p = conv2d(1, 1, 1, 5, 2, 1, 2, 0);
+    float x[25], w[4] = { 1, 1, 1, 1 }, y[9];
+    /* x[i][j] + x[i][j+2] + x[i+2][j] + x[i+2][j+2] of 0..24: 24 + 4 per column, 20 per row. */
+    const float want[9] = { 24, 28, 32, 44, 48, 52, 64, 68, 72 };
+
+    (void)state;
+    for (int i = 0; i < 25; i++)
+        x[i] = (float)i;
+    assert_int_equal(p.out[0], 3);
+    conv_forward(NULL, &p, x, w, NULL, y);
+    check_floats(y, want, 9, "y");
+}
+
+static void
+test_conv_groups_with_bias(void **state)
+{
+    struct conv_params p = conv2d(4, 2, 2, 1, 1, 1, 1, 0);
+    /* Group 0 sees channels 1 and 2, group 1 sees 3 and 4. */
+    float x[4] = { 1, 2, 3, 4 }, w[4] = { 1, 1, 1, -1 }, b[2] = { 0.5f, -0.5f }, y[2];
+    const float want[2] = { 3.5f, -1.5f };
+
+    (void)state;
+    conv_forward(NULL, &p, x, w, b, y);
+    check_floats(y, want, 2, "y");
+}
+
+static void
+test_conv_depthwise_padded(void **state)
+{
+    struct conv_params p = conv2d(2, 2, 2, 3, 3, 1, 1, 1);
+    float x[18], w[18], y[18];
+    /* Channel 0 holds 0..8, channel 1 ones; 3x3 windows of ones with zero padding. */
+    const float want[18] = {
+        8, 15, 12, 21, 36, 27, 20, 33, 24,
+        4, 6, 4, 6, 9, 6, 4, 6, 4,
+    };
+
+    (void)state;
+    for (int i = 0; i < 9; i++) {
+        x[i] = (float)i;
+        x[9 + i] = 1;
+    }
+    for (int i = 0; i < 18; i++)
+        w[i] = 1;
+    conv_forward(NULL, &p, x, w, NULL, y);
+    check_floats(y, want, 18, "y");
+}
+
+static void
+test_conv_depthwise_multiplier_stride(void **state)
+{
+    struct conv_params p = conv2d(1, 2, 1, 4, 2, 2, 1, 0);
+    float x[16], w[8] = { 1, 0, 0, 0, 0, 0, 0, 1 }, y[8];
+    /* Output channel 0 picks the top-left of each 2x2 block, channel 1 the bottom-right. */
+    const float want[8] = { 0, 2, 8, 10, 5, 7, 13, 15 };
+
+    (void)state;
+    for (int i = 0; i < 16; i++)
+        x[i] = (float)i;
+    conv_forward(NULL, &p, x, w, NULL, y);
+    check_floats(y, want, 8, "y");
+}
+
+static void
+test_conv_1d(void **state)
+{
+    struct conv_params p;
+    float x[5] = { 1, 2, 3, 4, 5 }, w[3] = { 1, 0, -1 }, y[5];
+    /* y[i] = x[i-1] - x[i+1] with zeros outside. */
+    const float want[5] = { -2, -2, -2, -2, 4 };
+
+    (void)state;
+    memset(&p, 0, sizeof(p));
+    p.nd = 1;
+    p.batch = p.in_channels = p.out_channels = p.group = 1;
+    p.in[0] = 5;
+    p.kernel[0] = 3;
+    p.stride[0] = p.dilation[0] = 1;
+    p.pad_begin[0] = p.pad_end[0] = 1;
+    p.out[0] = conv_out_len(5, 3, 1, 1, 1, 1);
+    assert_int_equal(p.out[0], 5);
+    conv_forward(NULL, &p, x, w, NULL, y);
+    check_floats(y, want, 5, "y");
+}
+
+static void
+test_conv_transpose_output_padding(void **state)
+{
+    struct conv_params p = conv2d(1, 1, 1, 2, 2, 2, 1, 0);
+    float x[4] = { 1, 2, 3, 4 }, w[4] = { 1, 1, 1, 1 }, b[1] = { 0.5f }, y[25];
+    /* Each input spreads over its 2x2 block; output_padding adds a last row and column of bias only. */
+    const float want[25] = {
+        1.5f, 1.5f, 2.5f, 2.5f, 0.5f,
+        1.5f, 1.5f, 2.5f, 2.5f, 0.5f,
+        3.5f, 3.5f, 4.5f, 4.5f, 0.5f,
+        3.5f, 3.5f, 4.5f, 4.5f, 0.5f,
+        0.5f, 0.5f, 0.5f, 0.5f, 0.5f,
+    };
+
+    (void)state;
+    p.out[0] = p.out[1] = 2 * (2 - 1) + 2 + 1;     /* stride * (in - 1) + kernel + output_padding */
+    conv_transpose_forward(NULL, &p, x, w, b, y);
+    check_floats(y, want, 25, "y");
+}
+
+static void
+test_conv_transpose_pads(void **state)
+{
+    struct conv_params p = conv2d(1, 1, 1, 3, 3, 1, 1, 1);
+    float x[9], w[9], y[9];
+    /* The full 5x5 overlap counts are r(i) * r(j) with r = 1 2 3 2 1; pads crop one on each side. */
+    const float want[9] = { 4, 6, 4, 6, 9, 6, 4, 6, 4 };
+
+    (void)state;
+    for (int i = 0; i < 9; i++)
+        x[i] = w[i] = 1;
+    p.out[0] = p.out[1] = 3;
+    conv_transpose_forward(NULL, &p, x, w, NULL, y);
+    check_floats(y, want, 9, "y");
+}
+
+static void
+test_conv_transpose_groups(void **state)
+{
+    struct conv_params p = conv2d(2, 2, 2, 1, 1, 1, 1, 0);
+    float x[2] = { 2, 3 }, w[2] = { 10, 100 }, y[2];
+    const float want[2] = { 20, 300 };
+
+    (void)state;
+    conv_transpose_forward(NULL, &p, x, w, NULL, y);
+    check_floats(y, want, 2, "y");
+}
+
+static void
+test_conv_same_pads(void **state)
+{
+    int64_t b, e;
+
+    (void)state;
+    /* in 5, kernel 2, stride 2: out 3 needs one pad, at the end for SAME_UPPER. */
+    conv_same_pads(5, 2, 2, 1, 1, &b, &e);
+    assert_int_equal(b, 0);
+    assert_int_equal(e, 1);
+    conv_same_pads(5, 2, 2, 1, 0, &b, &e);
+    assert_int_equal(b, 1);
+    assert_int_equal(e, 0);
+    conv_same_pads(4, 3, 1, 2, 1, &b, &e);
+    assert_int_equal(b, 2);
+    assert_int_equal(e, 2);
+}
+
+/* ---- Resize ---------------------------------------------------------------- */
+
+static struct resize_axis_params
+axis_params(enum resize_mode mode, enum resize_coord coord, enum resize_nearest nearest,
+            int64_t in, int64_t out, float scale)
+{
+    struct resize_axis_params p;
+
+    memset(&p, 0, sizeof(p));
+    p.mode = mode;
+    p.coord = coord;
+    p.nearest = nearest;
+    p.cubic_a = -0.75f;
+    p.in_len = in;
+    p.out_len = out;
+    p.scale = scale;
+    p.roi_end = 1;
+    return p;
+}
+
+static void
+check_taps(const struct resize_axis_params *p, int taps, const int64_t *index, const float *weight)
+{
+    struct resize_taps t;
+
+    resize_taps_init(p, &t);
+    assert_int_equal(t.taps, taps);
+    for (int64_t i = 0; i < p->out_len * taps; i++) {
+        assert_int_equal(t.index[i], index[i]);
+        if (weight && t.index[i] >= 0 && fabsf(t.weight[i] - weight[i]) > 1e-6f) {
+            print_error("weight[%lld]: got %g, expected %g\n", (long long)i, (double)t.weight[i],
+                        (double)weight[i]);
+            fail();
+        }
+    }
+    resize_taps_done(&t);
+}
+
+static void
+test_resize_nearest_asymmetric(void **state)
+{
+    struct resize_axis_params p = axis_params(RESIZE_NEAREST, COORD_ASYMMETRIC,
+                                              NEAREST_ROUND_PREFER_FLOOR, 4, 8, 2.0f);
+    /* x / 2 = 0, 0.5, 1, 1.5 ...: halves round down. */
+    const int64_t index[8] = { 0, 0, 1, 1, 2, 2, 3, 3 };
+
+    (void)state;
+    check_taps(&p, 1, index, NULL);
+}
+
+static void
+test_resize_nearest_half_pixel_ceil(void **state)
+{
+    struct resize_axis_params p = axis_params(RESIZE_NEAREST, COORD_HALF_PIXEL,
+                                              NEAREST_ROUND_PREFER_CEIL, 2, 4, 2.0f);
+    /* (x + 0.5) / 2 - 0.5 = -0.25, 0.25, 0.75, 1.25 -> 0 (clamped), 0, 1, 1. */
+    const int64_t index[4] = { 0, 0, 1, 1 };
+
+    (void)state;
+    check_taps(&p, 1, index, NULL);
+    assert_true(fabsf(resize_source_coord(&p, 0) + 0.25f) < 1e-6f);
+}
+
+static void
+test_resize_nearest_floor_and_simple(void **state)
+{
+    struct resize_axis_params floor_mode = axis_params(RESIZE_NEAREST, COORD_HALF_PIXEL, NEAREST_FLOOR,
+                                                       4, 2, 0.5f);
+    struct resize_axis_params simple = axis_params(RESIZE_NEAREST, COORD_ASYMMETRIC, NEAREST_SIMPLE,
+                                                   5, 2, 0.5f);
+    /* half_pixel at scale 1/2: 0.5, 2.5 -> floor 0, 2.  Opset-10 downsampling takes ceil of x / scale = 0, 2. */
+    const int64_t floor_index[2] = { 0, 2 }, simple_index[2] = { 0, 2 };
+
+    (void)state;
+    check_taps(&floor_mode, 1, floor_index, NULL);
+    check_taps(&simple, 1, simple_index, NULL);
+}
+
+static void
+test_resize_linear_half_pixel(void **state)
+{
+    struct resize_axis_params p = axis_params(RESIZE_LINEAR, COORD_HALF_PIXEL,
+                                              NEAREST_ROUND_PREFER_FLOOR, 2, 4, 2.0f);
+    /* Coordinates -0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to 1). */
+    const int64_t index[8] = { 0, 1, 0, 1, 0, 1, 1, 1 };
+    const float weight[8] = { 1, 0, 0.75f, 0.25f, 0.25f, 0.75f, 1, 0 };
+
+    (void)state;
+    check_taps(&p, 2, index, weight);
+}
+
+static void
+test_resize_linear_align_corners(void **state)
+{
+    struct resize_axis_params p = axis_params(RESIZE_LINEAR, COORD_ALIGN_CORNERS,
+                                              NEAREST_ROUND_PREFER_FLOOR, 3, 5, 5.0f / 3.0f);
+    /* x * (3 - 1) / (5 - 1) = 0, 0.5, 1, 1.5, 2. */
+    const int64_t index[10] = { 0, 1, 0, 1, 1, 2, 1, 2, 2, 2 };
+    const float weight[10] = { 1, 0, 0.5f, 0.5f, 1, 0, 0.5f, 0.5f, 1, 0 };
+
+    (void)state;
+    check_taps(&p, 2, index, weight);
+}
+
+static void
+test_resize_cubic_weights(void **state)
+{
+    struct resize_axis_params p = axis_params(RESIZE_CUBIC, COORD_ASYMMETRIC,
+                                              NEAREST_ROUND_PREFER_FLOOR, 4, 8, 2.0f);
+    struct resize_axis_params excl = p;
+    /* Output 3 reads x = 1.5: taps 0..3 with the Keys weights of a = -0.75 at t = 0.5. */
+    const int64_t index[32] = {
+        0, 0, 1, 2,   0, 0, 1, 2,   0, 1, 2, 3,   0, 1, 2, 3,
+        1, 2, 3, 3,   1, 2, 3, 3,   2, 3, 3, 3,   2, 3, 3, 3,
+    };
+    struct resize_taps t;
+
+    (void)state;
+    check_taps(&p, 4, index, NULL);
+    resize_taps_init(&p, &t);
+    assert_true(fabsf(t.weight[12] + 0.09375f) < 1e-6f);
+    assert_true(fabsf(t.weight[13] - 0.59375f) < 1e-6f);
+    assert_true(fabsf(t.weight[14] - 0.59375f) < 1e-6f);
+    assert_true(fabsf(t.weight[15] + 0.09375f) < 1e-6f);
+    resize_taps_done(&t);
+
+    /* exclude_outside drops the tap at -1 of output 1 (x = 0.5) and renormalizes the rest. */
+    excl.exclude_outside = 1;
+    resize_taps_init(&excl, &t);
+    assert_true(fabsf(t.weight[4]) < 1e-6f);
+    assert_true(fabsf(t.weight[5] + t.weight[6] + t.weight[7] - 1.0f) < 1e-6f);
+    assert_true(fabsf(t.weight[5] - 0.59375f / 1.09375f) < 1e-6f);
+    resize_taps_done(&t);
+}
+
+static void
+test_resize_crop_extrapolation(void **state)
+{
+    struct resize_axis_params p = axis_params(RESIZE_LINEAR, COORD_TF_CROP_AND_RESIZE,
+                                              NEAREST_ROUND_PREFER_FLOOR, 3, 3, 1.0f);
+    /* roi 0 .. 2 of a 3-long axis: coordinates 0, 2, 4; the last is outside. */
+    const int64_t index[6] = { 0, 1, 2, 2, -1, 0 };
+
+    (void)state;
+    p.roi_start = 0;
+    p.roi_end = 2;
+    check_taps(&p, 2, index, NULL);
+}
+
+static void
+test_resize_pytorch_single_output(void **state)
+{
+    struct resize_axis_params p = axis_params(RESIZE_LINEAR, COORD_PYTORCH_HALF_PIXEL,
+                                              NEAREST_ROUND_PREFER_FLOOR, 4, 1, 0.25f);
+
+    (void)state;
+    assert_true(resize_source_coord(&p, 0) == 0.0f);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_pads_strides),
+        cmocka_unit_test(test_conv_dilation),
+        cmocka_unit_test(test_conv_groups_with_bias),
+        cmocka_unit_test(test_conv_depthwise_padded),
+        cmocka_unit_test(test_conv_depthwise_multiplier_stride),
+        cmocka_unit_test(test_conv_1d),
+        cmocka_unit_test(test_conv_transpose_output_padding),
+        cmocka_unit_test(test_conv_transpose_pads),
+        cmocka_unit_test(test_conv_transpose_groups),
+        cmocka_unit_test(test_conv_same_pads),
+        cmocka_unit_test(test_resize_nearest_asymmetric),
+        cmocka_unit_test(test_resize_nearest_half_pixel_ceil),
+        cmocka_unit_test(test_resize_nearest_floor_and_simple),
+        cmocka_unit_test(test_resize_linear_half_pixel),
+        cmocka_unit_test(test_resize_linear_align_corners),
+        cmocka_unit_test(test_resize_cubic_weights),
+        cmocka_unit_test(test_resize_crop_extrapolation),
+        cmocka_unit_test(test_resize_pytorch_single_output),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

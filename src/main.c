@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "actions.h"
 #include "cli.h"
 #include "commands.h"
 #include "status.h"
@@ -67,7 +68,9 @@ looks_like_command(const char *arg)
 static int
 open_model(int argc, char **argv)
 {
-    static const struct qs_cli_spec spec = { .min_args = 1, .max_args = 1 };
+    static const struct qs_cli_spec spec = {
+        .accepts = QS_CLI_OUT_DIR, .min_args = 1, .max_args = 1
+    };
 
     return qs_cli_run(NULL, &spec, argc, argv, qs_tui_run);
 }
@@ -94,6 +97,10 @@ main(int argc, char **argv)
         printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
         return fflush(stdout) == 0 ? 0 : qs_status_exit_code(QS_OUTPUT);
     }
+
+    /* The key table as roff, for the man page (make update-docs). */
+    if (strcmp(argv[1], "--list-keys") == 0)
+        return qs_action_write_roff(stdout) == 0 ? 0 : qs_status_exit_code(QS_OUTPUT);
 
     command = qs_command_find(argv[1]);
     if (command)

@@ -148,11 +148,18 @@ parse_bits(struct compare_run *run)
         long bits = strtol(p, &end, 10);
         enum qs_quant_format format;
 
-        if (end == p || (*end && *end != ',') || !format_of_bits((int)bits, &format)
-            || run->n_bits == COMPARE_MAX_BITS)
+        int repeated = 0;
+
+        for (size_t b = 0; b < run->n_bits; b++)
+            repeated |= run->bits[b] == bits;
+        if (end == p || (*end && *end != ',') || (*end == ',' && !end[1])
+            || !format_of_bits((int)bits, &format) || run->n_bits == COMPARE_MAX_BITS)
             return qs_cli_usage_error(run->cli, "invalid value '%s' for --bits (expected up to "
                                       "%d widths from 2 to 8 or 16, comma-separated)", text,
                                       COMPARE_MAX_BITS);
+        if (repeated)
+            return qs_cli_usage_error(run->cli, "invalid value '%s' for --bits: %ld is given "
+                                      "twice", text, bits);
         run->bits[run->n_bits++] = (int)bits;
         p = *end ? end + 1 : end;
     }
@@ -205,7 +212,7 @@ compare_bits_row(struct compare_run *run, const struct qs_layer *layer,
         ran[g] = compare_trial(run, layer, data, &run->configs[b][g], &got[g], &sqnr);
         if (!ran[g])
             continue;
-        qs_table_set_float(table, sqnr_col[g], sqnr);
+        weight_cmd_set_sqnr(table, sqnr_col[g], sqnr);
         qs_table_set_int(table, bytes_col[g], (int64_t)got[g].bytes);
     }
     if (!ran[GRAN_TENSOR])
@@ -269,8 +276,8 @@ add_total_rows(struct compare_run *run, struct qs_table *table)
 
             if (run->params == 0)
                 continue;
-            qs_table_set_float(table, sqnr_col[g],
-                               s->sse > 0.0 ? 10.0 * log10(s->energy / s->sse) : INFINITY);
+            weight_cmd_set_sqnr(table, sqnr_col[g],
+                                s->sse > 0.0 ? 10.0 * log10(s->energy / s->sse) : INFINITY);
             qs_table_set_int(table, bytes_col[g], (int64_t)s->bytes);
         }
     }
@@ -373,6 +380,7 @@ qs_cmd_compare(const struct qs_command *command, int argc, char **argv)
     struct weight_cmd_multi layer_opt = { .name = "layer" };
     struct qs_cli cli;
     struct qs_diag diag;
+    const char *inputs[1];
     struct compare_run *run = qs_calloc(1, sizeof(*run));
     char **rest;
     int n_rest, rc;
@@ -392,7 +400,8 @@ qs_cmd_compare(const struct qs_command *command, int argc, char **argv)
     rc = parse_compare_options(run);
     if (rc)
         goto out;
-    if (cli.output && qs_atomic_check(cli.output, cli.force, &diag) != QS_OK) {
+    inputs[0] = cli.args[0];
+    if (weight_cmd_check_output(&cli, inputs, 1, &diag) != QS_OK) {
         rc = qs_cli_finish(&cli, &diag, cli.output);
         goto out;
     }

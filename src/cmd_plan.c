@@ -229,14 +229,15 @@ static int
 split_set(const char *text, char **pattern, struct qs_quant_config *config, int *is_float,
           char *message, size_t size)
 {
+    snprintf(message, size, "expected PATTERN=CONFIG");
     for (const char *eq = strchr(text, '='); eq; eq = strchr(eq + 1, '=')) {
         if (eq > text && parse_config_or_float(eq + 1, config, is_float, message, size)) {
             *pattern = qs_strndup(text, (size_t)(eq - text));
             return 1;
         }
     }
-    if (!strchr(text, '='))
-        snprintf(message, size, "expected PATTERN=CONFIG");
+    if (text[0] == '=' && !strchr(text + 1, '='))
+        snprintf(message, size, "the pattern before '=' is empty");
     return 0;
 }
 
@@ -383,6 +384,42 @@ auto_apply(struct plan_run *run, const struct auto_layer *al, const size_t *choi
 }
 
 /*
+ * The usage error of a budget below the smallest plan: both sizes in
+ * bytes and bits per weight, and what the pinned layers take of it.
+ */
+static int
+budget_error(struct plan_run *run, const struct qs_plan_item *items, size_t n, uint64_t budget,
+             uint64_t params)
+{
+    uint64_t smallest = 0, pinned_bytes = 0;
+    size_t pinned = 0;
+    char extra[128] = "";
+
+    for (size_t i = 0; i < n; i++) {
+        uint64_t least = UINT64_MAX;
+
+        for (size_t j = 0; j < items[i].n_options; j++)
+            if (items[i].options[j].bytes < least)
+                least = items[i].options[j].bytes;
+        smallest += items[i].n_options ? least : 0;
+        if (run->plan.layers[i].pinned) {
+            pinned++;
+            pinned_bytes += items[i].n_options ? least : 0;
+        }
+    }
+    if (pinned)
+        snprintf(extra, sizeof(extra), "; %zu pinned %s %llu bytes of it", pinned,
+                 pinned == 1 ? "layer takes" : "layers take", (unsigned long long)pinned_bytes);
+    return qs_cli_usage_error(run->cli, "--auto %s: the budget of %llu bytes (%.3f bits per "
+                              "weight) is below the smallest plan the candidates allow, %llu "
+                              "bytes (%.3f bits per weight)%s", run->cli->values[OPT_AUTO],
+                              (unsigned long long)budget,
+                              params ? (double)budget * 8.0 / (double)params : 0.0,
+                              (unsigned long long)smallest,
+                              params ? (double)smallest * 8.0 / (double)params : 0.0, extra);
+}
+
+/*
  * Returns 0; an exit status for a budget that cannot be met; or -1 when
  * the problem is in "diag".
  */
@@ -423,8 +460,7 @@ auto_choose(struct plan_run *run)
                         run->cli->values[OPT_AUTO], message);
             rc = -1;
         } else {
-            rc = qs_cli_usage_error(run->cli, "--auto %s: %s", run->cli->values[OPT_AUTO],
-                                    message);
+            rc = budget_error(run, items, n, budget, params);
         }
     }
     free(al);
@@ -492,7 +528,7 @@ add_row(struct qs_table *table, const struct qs_layers *layers, const struct qs_
     qs_table_set_int(table, COL_PARAMS, (int64_t)e->m.params);
     qs_table_set_int(table, COL_BYTES, (int64_t)e->m.bytes);
     qs_table_set_float(table, COL_BPW, e->m.bits_per_weight);
-    qs_table_set_float(table, COL_SQNR, e->m.sqnr_db);
+    weight_cmd_set_sqnr(table, COL_SQNR, e->m.sqnr_db);
     qs_table_set_float(table, COL_SSE, e->m.sse);
 }
 
@@ -504,7 +540,7 @@ add_total_row(struct qs_table *table, const struct qs_plan_totals *t)
     qs_table_set_int(table, COL_PARAMS, (int64_t)t->params);
     qs_table_set_int(table, COL_BYTES, (int64_t)t->planned_bytes);
     qs_table_set_float(table, COL_BPW, t->bits_per_weight);
-    qs_table_set_float(table, COL_SQNR, t->sqnr_db);
+    weight_cmd_set_sqnr(table, COL_SQNR, t->sqnr_db);
     qs_table_set_float(table, COL_SSE, t->sse);
 }
 
@@ -576,13 +612,13 @@ check_rows(const struct plan_run *run, const struct qs_plan *stored, const struc
             continue;
         }
         qs_table_set_int(table, COL_PLAN_BYTES, (int64_t)s->m.bytes);
-        qs_table_set_float(table, COL_PLAN_SQNR, s->m.sqnr_db);
+        weight_cmd_set_sqnr(table, COL_PLAN_SQNR, s->m.sqnr_db);
         qs_table_set_string(table, COL_STATUS, qs_plan_measure_differs(stored, &s->m, &m->m)
                                                ? "differs" : "ok");
     }
     add_total_row(table, &now->totals);
     qs_table_set_int(table, COL_PLAN_BYTES, (int64_t)stored->totals.planned_bytes);
-    qs_table_set_float(table, COL_PLAN_SQNR, stored->totals.sqnr_db);
+    weight_cmd_set_sqnr(table, COL_PLAN_SQNR, stored->totals.sqnr_db);
     qs_plan_totals_as_measure(&stored->totals, &a);
     qs_plan_totals_as_measure(&now->totals, &b);
     qs_table_set_string(table, COL_STATUS, qs_plan_measure_differs(stored, &a, &b)
@@ -639,6 +675,7 @@ qs_cmd_plan(const struct qs_command *command, int argc, char **argv)
     struct plan_run *run = qs_calloc(1, sizeof(*run));
     struct qs_cli cli;
     struct qs_diag diag;
+    const char *inputs[3];
     char **rest;
     int n_rest, rc;
 
@@ -660,8 +697,10 @@ qs_cmd_plan(const struct qs_command *command, int argc, char **argv)
     rc = parse_plan_options(run);
     if (rc)
         goto out;
-    if (cli.output && strcmp(cli.output, "-") != 0
-        && qs_atomic_check(cli.output, cli.force, &diag) != QS_OK) {
+    inputs[0] = cli.args[0];
+    inputs[1] = cli.values[OPT_FROM];
+    inputs[2] = cli.values[OPT_CHECK];
+    if (weight_cmd_check_output(&cli, inputs, 3, &diag) != QS_OK) {
         rc = qs_cli_finish(&cli, &diag, cli.output);
         goto out;
     }

@@ -5,6 +5,8 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,14 +93,86 @@ struct quant_run {
     struct quant_total total;
 };
 
+/* A row's note: parts joined by "; ". */
+struct quant_note {
+    char text[512];
+    size_t used;
+};
+
 static void
-set_metrics(struct qs_table *table, const struct qs_quant_metrics *m)
+note_add(struct quant_note *note, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+note_add(struct quant_note *note, const char *fmt, ...)
 {
+    va_list ap;
+    int n;
+
+    if (note->used >= sizeof(note->text) - 1)
+        return;
+    if (note->used)
+        note->used += (size_t)snprintf(note->text + note->used, sizeof(note->text) - note->used,
+                                       "; ");
+    if (note->used >= sizeof(note->text) - 1)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(note->text + note->used, sizeof(note->text) - note->used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        note->used += (size_t)n;
+    if (note->used > sizeof(note->text) - 1)
+        note->used = sizeof(note->text) - 1;
+}
+
+static void
+note_set(struct qs_table *table, const struct quant_note *note)
+{
+    if (note->used)
+        qs_table_set_string(table, COL_NOTE, note->text);
+}
+
+/*
+ * The metric cells.  Without a finite weight there is nothing to
+ * measure, and an infinite error (a value that overflows the format) has
+ * no SQNR: both leave cells empty and say why in "note".
+ */
+static void
+set_metrics(struct qs_table *table, const struct qs_quant_metrics *m, struct quant_note *note)
+{
+    if (m->count == 0) {
+        note_add(note, "no finite values to measure");
+        return;
+    }
     qs_table_set_float(table, COL_MSE, m->mse);
     qs_table_set_float(table, COL_RMSE, m->rmse);
     qs_table_set_float(table, COL_MAX_ERR, m->max_abs_err);
-    qs_table_set_float(table, COL_SQNR, m->sqnr_db);
-    qs_table_set_float(table, COL_COSINE, m->cosine);
+    if (!weight_cmd_set_sqnr(table, COL_SQNR, m->sqnr_db))
+        note_add(note, "the error is infinite: a value overflows the format");
+    if (!isnan(m->cosine))
+        qs_table_set_float(table, COL_COSINE, m->cosine);
+}
+
+/* Say how many scale segments were flagged and how many values left out. */
+static void
+note_result(struct quant_note *note, const struct qs_quant_config *config,
+            const struct qs_quant_result *result)
+{
+    static const char *const nouns[][2] = {
+        [QS_QUANT_GRAN_NONE] = { "segment", "segments" },
+        [QS_QUANT_GRAN_TENSOR] = { "tensor", "tensors" },
+        [QS_QUANT_GRAN_CHANNEL] = { "channel", "channels" },
+        [QS_QUANT_GRAN_GROUP] = { "group", "groups" },
+        [QS_QUANT_GRAN_BLOCK] = { "block", "blocks" },
+    };
+    unsigned g = config->granularity <= QS_QUANT_GRAN_BLOCK ? config->granularity : 0;
+
+    if (result->flagged)
+        note_add(note, "%llu %s without a usable scale (all zero, subnormal or not finite): "
+                 "scale 1.0, quantized to 0", (unsigned long long)result->flagged,
+                 nouns[g][result->flagged != 1]);
+    if (result->nonfinite)
+        note_add(note, "%llu NaN or infinite %s left out", (unsigned long long)result->nonfinite,
+                 result->nonfinite == 1 ? "value" : "values");
 }
 
 static void
@@ -146,7 +220,7 @@ set_plan(struct quant_run *run, struct qs_table *table, const struct qs_layer *l
 
     qs_table_set_string(table, COL_PLAN_CONFIG, entry ? entry->config_text : QS_PLAN_FLOAT);
     if (entry && entry->measured)
-        qs_table_set_float(table, COL_PLAN_SQNR, entry->m.sqnr_db);
+        weight_cmd_set_sqnr(table, COL_PLAN_SQNR, entry->m.sqnr_db);
     else if (!entry)
         qs_table_set_float(table, COL_PLAN_SQNR, INFINITY);
     if (!plan_bytes(layer, entry, &planned))
@@ -170,6 +244,7 @@ quant_layer(struct quant_run *run, const struct qs_layer *layer, struct qs_table
     struct qs_quant_layout layout;
     struct qs_quant_request request = { 0 };
     struct qs_quant_result result;
+    struct quant_note note = { "", 0 };
     char message[512];
 
     if (qs_plan_check_config(layer, &run->config, message, sizeof(message)) != QS_OK) {
@@ -195,11 +270,13 @@ quant_layer(struct quant_run *run, const struct qs_layer *layer, struct qs_table
     }
     qs_layer_data_done(&data);
 
-    set_metrics(table, &result.metrics);
+    if (data.bn_folded)
+        note_add(&note, "BatchNormalization folded");
+    note_result(&note, &run->config, &result);
+    set_metrics(table, &result.metrics, &note);
+    note_set(table, &note);
     set_sizes(table, layer->count, result.sizes.payload_bytes, result.sizes.scale_bytes,
               result.sizes.zero_point_bytes);
-    if (data.bn_folded)
-        qs_table_set_string(table, COL_NOTE, "BatchNormalization folded");
     *bytes = result.sizes.payload_bytes + result.sizes.scale_bytes
              + result.sizes.zero_point_bytes;
     qs_quant_metrics_add(&run->total.metrics, &result.metrics);
@@ -232,14 +309,17 @@ add_total_row(struct quant_run *run, struct qs_table *table)
 {
     struct quant_total *t = &run->total;
     uint64_t bytes = t->payload + t->scales + t->zero_points;
+    struct quant_note note = { "", 0 };
 
     qs_table_add_row(table);
     qs_table_set_string(table, COL_KEY, "(total)");
     qs_table_set_int(table, COL_PARAMS, (int64_t)t->params);
     qs_table_set_string(table, COL_CONFIG, run->config_text);
     qs_quant_metrics_finish(&t->metrics);
-    if (t->params)
-        set_metrics(table, &t->metrics);
+    if (t->params) {
+        set_metrics(table, &t->metrics, &note);
+        note_set(table, &note);
+    }
     set_sizes(table, t->params, t->payload, t->scales, t->zero_points);
     if (run->have_plan) {
         qs_table_set_int(table, COL_PLAN_BYTES, (int64_t)t->plan_bytes);
@@ -345,6 +425,7 @@ qs_cmd_quant(const struct qs_command *command, int argc, char **argv)
     struct weight_cmd_multi layer_opt = { .name = "layer" };
     struct qs_cli cli;
     struct qs_diag diag;
+    const char *inputs[2];
     struct quant_run run = { 0 };
     char **rest;
     int n_rest, rc;
@@ -363,7 +444,9 @@ qs_cmd_quant(const struct qs_command *command, int argc, char **argv)
     rc = parse_quant_options(&run);
     if (rc)
         goto out;
-    if (cli.output && qs_atomic_check(cli.output, cli.force, &diag) != QS_OK) {
+    inputs[0] = cli.args[0];
+    inputs[1] = cli.values[OPT_PLAN];
+    if (weight_cmd_check_output(&cli, inputs, 2, &diag) != QS_OK) {
         rc = qs_cli_finish(&cli, &diag, cli.output);
         goto out;
     }

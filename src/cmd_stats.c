@@ -15,7 +15,10 @@
 #include "stats.h"
 #include "weight_cmd.h"
 
-enum stats_option { OPT_LAYER, OPT_BINS, OPT_SIGMA, OPT_NO_FOLD_BN, OPT_ALL };
+/* --axis takes -64 .. 63: far beyond the ranks of real weights. */
+#define STATS_MAX_AXIS 64
+
+enum stats_option { OPT_LAYER, OPT_BINS, OPT_SIGMA, OPT_NO_FOLD_BN, OPT_ALL, OPT_AXIS };
 
 static const struct qs_cli_option stats_options[] = {
     [OPT_LAYER] = { "layer", 0, "KEY|PATTERN",
@@ -26,6 +29,9 @@ static const struct qs_cli_option stats_options[] = {
     [OPT_NO_FOLD_BN] = { "no-fold-bn", 0, NULL,
                          "show Conv weights without the BatchNormalization that follows them" },
     [OPT_ALL] = { "all", 0, NULL, "list auxiliary layers too (biases, normalization parameters)" },
+    [OPT_AXIS] = { "axis", 0, "N",
+                   "channels along axis N (negative: from the end) instead of the channel axis, "
+                   "e.g. 0 for the input rows of a MatMul weight" },
 };
 
 static const struct qs_cli_spec stats_spec = {
@@ -70,6 +76,8 @@ struct stats_run {
     struct qs_diag *diag;
     unsigned data_flags;
     struct qs_stats_options options;
+    int by_axis;                 /* --axis given */
+    long axis;
 };
 
 static void
@@ -95,17 +103,27 @@ row_identity(struct qs_table *table, const struct qs_layer *layer)
 /* The note: what is special about the layer, joined by "; ". */
 static void
 row_note(struct qs_table *table, const struct qs_layer *layer, int bn_folded,
-         const char *problem)
+         const char *problem, const struct qs_stats *s)
 {
-    char note[1024] = "";
+    char note[1024] = "", empty[64];
     size_t used = 0;
-    const char *parts[5];
+    const char *parts[6];
     size_t n = 0;
+    int says_empty = !layer->quantizable && layer->not_quantizable
+                     && strncmp(layer->not_quantizable, "empty", 5) == 0;
 
     if (problem)
         parts[n++] = problem;
-    if (layer->count == 0)
+    if (layer->count == 0 && !says_empty)
         parts[n++] = "empty";
+    if (s && s->count && !s->finite) {
+        parts[n++] = "no finite values";
+    } else if (s && s->count && s->empty_channels) {
+        snprintf(empty, sizeof(empty), "%llu %s without a finite value",
+                 (unsigned long long)s->empty_channels,
+                 s->empty_channels == 1 ? "channel" : "channels");
+        parts[n++] = empty;
+    }
     if (bn_folded)
         parts[n++] = "BatchNormalization folded";
     if (!layer->quantizable && layer->not_quantizable)
@@ -140,6 +158,39 @@ row_figures(struct qs_table *table, const struct qs_stats *s)
 }
 
 /*
+ * The layout of "data" as channels along --axis, or the layer's own
+ * channel axis without it.  A layer without that axis is one channel,
+ * with a note.
+ */
+static const char *
+stats_layout(const struct stats_run *run, const struct qs_layer_data *data,
+             struct qs_stats_layout *layout)
+{
+    long axis = run->axis < 0 ? run->axis + data->rank : run->axis;
+
+    layout->outer = data->outer;
+    layout->channels = data->channels;
+    layout->inner = data->inner;
+    if (!run->by_axis)
+        return NULL;
+    layout->outer = 1;
+    layout->channels = 1;
+    layout->inner = data->count;
+    if (axis < 0 || axis >= data->rank)
+        return "no such axis, so one channel";
+    layout->inner = 1;
+    for (int i = 0; i < data->rank; i++) {
+        if (i < axis)
+            layout->outer *= (uint64_t)data->dims[i];
+        else if (i == axis)
+            layout->channels = (uint64_t)data->dims[i];
+        else
+            layout->inner *= (uint64_t)data->dims[i];
+    }
+    return NULL;
+}
+
+/*
  * Compute the statistics of "layer" into "s" (released by the caller
  * with qs_stats_done) and add its row.  Returns QS_OK, or the status of a
  * problem that the row's note names.
@@ -150,22 +201,22 @@ stats_layer(struct stats_run *run, const struct qs_layer *layer, struct qs_table
 {
     struct qs_layer_data data;
     struct qs_stats_layout layout;
+    const char *axis_problem;
     enum qs_status status;
 
     memset(s, 0, sizeof(*s));
     row_identity(table, layer);
     status = qs_layer_data_get(run->wm.layers, layer, run->data_flags, run->diag, &data);
     if (status != QS_OK) {
-        row_note(table, layer, 0, layer->fault ? layer->fault : "data cannot be read");
+        row_note(table, layer, 0, layer->fault ? layer->fault : "data cannot be read", NULL);
         return status;
     }
-    layout.outer = data.outer;
-    layout.channels = data.channels;
-    layout.inner = data.inner;
+    axis_problem = stats_layout(run, &data, &layout);
     status = qs_stats_compute(s, data.values, &layout, &run->options);
     if (status == QS_OK)
         row_figures(table, s);
-    row_note(table, layer, data.bn_folded, status == QS_OK ? NULL : "statistics failed");
+    row_note(table, layer, data.bn_folded, status == QS_OK ? axis_problem : "statistics failed",
+             status == QS_OK ? s : NULL);
     qs_layer_data_done(&data);
     return status;
 }
@@ -367,6 +418,11 @@ parse_stats_options(struct stats_run *run)
             return qs_cli_usage_error(cli, "invalid value '%s' for --outlier-sigma (expected "
                                       "a positive number)", cli->values[OPT_SIGMA]);
     }
+    if (cli->values[OPT_AXIS]
+        && weight_cmd_parse_long(cli, "axis", cli->values[OPT_AXIS], -STATS_MAX_AXIS,
+                                 STATS_MAX_AXIS - 1, &run->axis))
+        return qs_status_exit_code(QS_USAGE);
+    run->by_axis = cli->values[OPT_AXIS] != NULL;
     run->options.bins = (size_t)bins;
     run->data_flags = cli->values[OPT_NO_FOLD_BN] ? QS_LAYER_NO_FOLD_BN : 0;
     return 0;
@@ -420,6 +476,7 @@ qs_cmd_stats(const struct qs_command *command, int argc, char **argv)
     struct weight_cmd_multi layer_opt = { .name = "layer" };
     struct qs_cli cli;
     struct qs_diag diag;
+    const char *inputs[1];
     struct stats_run run = { 0 };
     char **rest;
     int n_rest, rc;
@@ -437,7 +494,8 @@ qs_cmd_stats(const struct qs_command *command, int argc, char **argv)
     rc = parse_stats_options(&run);
     if (rc)
         goto out;
-    if (cli.output && qs_atomic_check(cli.output, cli.force, &diag) != QS_OK) {
+    inputs[0] = cli.args[0];
+    if (weight_cmd_check_output(&cli, inputs, 1, &diag) != QS_OK) {
         rc = qs_cli_finish(&cli, &diag, cli.output);
         goto out;
     }

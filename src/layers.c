@@ -249,6 +249,36 @@ settle_quantizable(struct layers_ctx *ctx, struct qs_layer *layer)
     }
 }
 
+/*
+ * True when the factor scale / sqrt(variance + epsilon) of every channel
+ * is finite.  Otherwise the BatchNormalization itself makes NaN or
+ * infinities (a negative or zero variance without epsilon): say so, and
+ * keep the weight unfolded rather than blame its values.
+ */
+static int
+bn_factors_finite(struct layers_ctx *ctx, const struct qs_layer *layer, const struct qs_node *bn,
+                  const struct layers_fold *scale, const struct layers_fold *var, float epsilon)
+{
+    size_t n = (size_t)scale->count;
+    float *s = qs_malloc(n * sizeof(float) + 1);
+    float *v = qs_malloc(n * sizeof(float) + 1);
+    const char *why = NULL;
+    int ok = layers_fold_read(scale, s, &why) == QS_OK && layers_fold_read(var, v, &why) == QS_OK;
+
+    for (size_t m = 0; ok && m < n; m++) {
+        if (isfinite(s[m] / sqrt((double)v[m] + epsilon)))
+            continue;
+        qs_diag_warn(ctx->diag, ctx->model->path,
+                     "BatchNormalization '%s' is not folded into '%s': channel %zu has scale "
+                     "%g, variance %g and epsilon %g, so scale / sqrt(variance + epsilon) is "
+                     "not finite", bn->label, layer->key, m, s[m], v[m], epsilon);
+        ok = 0;
+    }
+    free(s);
+    free(v);
+    return ok;
+}
+
 /* The BatchNormalization that follows a Conv reading this weight, when it can be folded. */
 static struct qs_node *
 find_batch_norm(struct layers_ctx *ctx, struct qs_layer *layer)
@@ -277,9 +307,11 @@ find_batch_norm(struct layers_ctx *ctx, struct qs_layer *layer)
     if (!scale || !var || scale->count != (uint64_t)layer->dims[0]
         || var->count != scale->count || fold_fault(scale) || fold_fault(var))
         return NULL;
+    layer->bn_epsilon = qs_node_attr_float(bn, "epsilon", 1e-5f);
+    if (!bn_factors_finite(ctx, layer, bn, scale, var, layer->bn_epsilon))
+        return NULL;
     layer->bn_scale = scale;
     layer->bn_var = var;
-    layer->bn_epsilon = qs_node_attr_float(bn, "epsilon", 1e-5f);
     return bn;
 }
 

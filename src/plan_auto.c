@@ -30,6 +30,14 @@
 #define PLAN_CORE_ITEMS 12
 #define PLAN_CORE_STATES ((size_t)1 << 16)
 
+/*
+ * Squared errors that are not finite (an infinite error after a value
+ * overflowed its format) count as this much, so that the searches can
+ * subtract and compare them: such an option is taken only when nothing
+ * else fits.
+ */
+#define PLAN_SSE_CAP 1e300
+
 /* One layer's hull: option indices from the most accurate to the smallest. */
 struct hull {
     size_t *steps;
@@ -379,6 +387,10 @@ greedy_descend(const struct qs_plan_item *items, size_t n, struct hull *hulls,
     return 1;
 }
 
+static enum qs_status plan_exact(const struct qs_plan_item *items, size_t n, uint64_t budget,
+                                 size_t max_states, size_t *choice, char *message,
+                                 size_t size);
+
 /* An item with its distance from the critical slope, for choosing the core. */
 struct core_rank {
     double distance;
@@ -440,8 +452,8 @@ greedy_core(const struct qs_plan_item *items, size_t n, const struct hull *hulls
     for (size_t c = 0; c < k; c++)
         core[c] = items[rank[c].item];
     if (fixed <= budget
-        && qs_plan_exact(core, k, budget - fixed, PLAN_CORE_STATES, core_choice, message,
-                         sizeof(message)) == QS_OK) {
+        && plan_exact(core, k, budget - fixed, PLAN_CORE_STATES, core_choice, message,
+                      sizeof(message)) == QS_OK) {
         for (size_t c = 0; c < k; c++)
             out[rank[c].item] = core_choice[c];
         for (size_t i = 0; i < n; i++)
@@ -468,6 +480,35 @@ keep_best(const struct qs_plan_item *items, size_t n, const size_t *trial, size_
     }
 }
 
+/* A copy of "items" with every squared error capped at PLAN_SSE_CAP; free with items_free. */
+static struct qs_plan_item *
+items_capped(const struct qs_plan_item *items, size_t n)
+{
+    struct qs_plan_item *copy = qs_calloc(n + 1, sizeof(*copy));
+
+    for (size_t i = 0; i < n; i++) {
+        struct qs_plan_option *options = qs_calloc(items[i].n_options + 1, sizeof(*options));
+
+        for (size_t j = 0; j < items[i].n_options; j++) {
+            double sse = items[i].options[j].sse;
+
+            options[j].bytes = items[i].options[j].bytes;
+            options[j].sse = sse <= PLAN_SSE_CAP ? sse : PLAN_SSE_CAP;
+        }
+        copy[i].n_options = items[i].n_options;
+        copy[i].options = options;
+    }
+    return copy;
+}
+
+static void
+items_free(struct qs_plan_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free((void *)items[i].options);
+    free(items);
+}
+
 /*
  * The descent may end on a large step of one item (the critical item)
  * that saves far more than needed, so two remedies run after it and the
@@ -477,9 +518,9 @@ keep_best(const struct qs_plan_item *items, size_t n, const size_t *trial, size_
  * step higher, so that other items pay instead.  Each descent is filled
  * and repaired.
  */
-enum qs_status
-qs_plan_greedy(const struct qs_plan_item *items, size_t n, uint64_t budget, size_t *choice,
-               char *message, size_t size)
+static enum qs_status
+plan_greedy(const struct qs_plan_item *items, size_t n, uint64_t budget, size_t *choice,
+            char *message, size_t size)
 {
     struct hull *hulls = qs_calloc(n + 1, sizeof(*hulls));
     size_t *limit = qs_calloc(n + 1, sizeof(size_t));
@@ -520,6 +561,17 @@ qs_plan_greedy(const struct qs_plan_item *items, size_t n, uint64_t budget, size
     if (best == INFINITY)
         return budget_too_small(items, n, budget, message, size);
     return QS_OK;
+}
+
+enum qs_status
+qs_plan_greedy(const struct qs_plan_item *items, size_t n, uint64_t budget, size_t *choice,
+               char *message, size_t size)
+{
+    struct qs_plan_item *capped = items_capped(items, n);
+    enum qs_status status = plan_greedy(capped, n, budget, choice, message, size);
+
+    items_free(capped, n);
+    return status;
 }
 
 /* ---- exact search ---- */
@@ -609,9 +661,9 @@ front_backtrack(const struct front *fronts, size_t n, size_t *choice)
     }
 }
 
-enum qs_status
-qs_plan_exact(const struct qs_plan_item *items, size_t n, uint64_t budget, size_t max_states,
-              size_t *choice, char *message, size_t size)
+static enum qs_status
+plan_exact(const struct qs_plan_item *items, size_t n, uint64_t budget, size_t max_states,
+           size_t *choice, char *message, size_t size)
 {
     struct front *fronts = qs_calloc(n + 1, sizeof(*fronts));
     enum qs_status status = QS_OK;
@@ -635,5 +687,16 @@ qs_plan_exact(const struct qs_plan_item *items, size_t n, uint64_t budget, size_
     for (size_t i = 0; i <= built; i++)
         free(fronts[i].points);
     free(fronts);
+    return status;
+}
+
+enum qs_status
+qs_plan_exact(const struct qs_plan_item *items, size_t n, uint64_t budget, size_t max_states,
+              size_t *choice, char *message, size_t size)
+{
+    struct qs_plan_item *capped = items_capped(items, n);
+    enum qs_status status = plan_exact(capped, n, budget, max_states, choice, message, size);
+
+    items_free(capped, n);
     return status;
 }

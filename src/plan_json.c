@@ -6,10 +6,12 @@
 #include "config.h"
 #include "plan.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "atomic_file.h"
 #include "output.h"
@@ -182,10 +184,21 @@ check_members(struct plan_reader *r, json_t *obj, const char *const *allowed, co
     }
 }
 
-/* A number member (integer or real; null when "nullable"); returns 1 when present and valid. */
+/*
+ * What null stands for in a number member: plans write numbers that are
+ * not finite as null, such as an infinite squared error after a value
+ * overflowed its format, or the SQNR of an exact result.
+ */
+enum null_means {
+    NULL_INVALID,            /* null is not allowed */
+    NULL_INFINITY,           /* +inf (an SQNR becomes -inf when "exact" is false) */
+    NULL_NAN                 /* an undefined value, such as a cosine of infinities */
+};
+
+/* A number member (integer or real, or null as "if_null" says); returns 1 when valid. */
 static int
 read_number(struct plan_reader *r, json_t *obj, const char *name, const char *where,
-            int nullable, double *out)
+            enum null_means if_null, double *out)
 {
     json_t *value = json_object_get(obj, name);
 
@@ -193,8 +206,8 @@ read_number(struct plan_reader *r, json_t *obj, const char *name, const char *wh
         reader_error(r, QS_INVALID, "missing '%s' in %s", name, where);
         return 0;
     }
-    if (nullable && json_is_null(value)) {
-        *out = INFINITY;
+    if (if_null != NULL_INVALID && json_is_null(value)) {
+        *out = if_null == NULL_INFINITY ? INFINITY : NAN;
         return 1;
     }
     if (!json_is_number(value)) {
@@ -248,14 +261,16 @@ read_measure(struct plan_reader *r, json_t *obj, const char *where, struct qs_pl
         return;
     ok = read_count(r, obj, "params", where, &m->params)
          & read_count(r, obj, "bytes", where, &m->bytes)
-         & read_number(r, obj, "bits_per_weight", where, 0, &m->bits_per_weight)
-         & read_number(r, obj, "sse", where, 0, &m->sse)
-         & read_number(r, obj, "energy", where, 0, &m->energy)
-         & read_number(r, obj, "mse", where, 0, &m->mse)
-         & read_number(r, obj, "sqnr_db", where, 1, &m->sqnr_db)
+         & read_number(r, obj, "bits_per_weight", where, NULL_INVALID, &m->bits_per_weight)
+         & read_number(r, obj, "sse", where, NULL_INFINITY, &m->sse)
+         & read_number(r, obj, "energy", where, NULL_INFINITY, &m->energy)
+         & read_number(r, obj, "mse", where, NULL_INFINITY, &m->mse)
+         & read_number(r, obj, "sqnr_db", where, NULL_INFINITY, &m->sqnr_db)
          & read_bool(r, obj, "exact", where, &m->exact)
-         & read_number(r, obj, "max_abs_err", where, 0, &m->max_abs_err)
-         & read_number(r, obj, "cosine", where, 0, &m->cosine);
+         & read_number(r, obj, "max_abs_err", where, NULL_INFINITY, &m->max_abs_err)
+         & read_number(r, obj, "cosine", where, NULL_NAN, &m->cosine);
+    if (ok && m->sqnr_db == INFINITY && !m->exact)
+        m->sqnr_db = -INFINITY;
     if (ok && (m->sse < 0.0 || m->energy < 0.0)) {
         reader_error(r, QS_INVALID, "negative 'sse' or 'energy' in %s", where);
         ok = 0;
@@ -365,8 +380,10 @@ read_tolerance(struct plan_reader *r, struct qs_plan *plan, json_t *tolerance)
         return;
     }
     check_members(r, tolerance, allowed, "'tolerance'");
-    if (read_number(r, tolerance, "relative", "'tolerance'", 0, &plan->tolerance_relative)
-        && read_number(r, tolerance, "sqnr_db", "'tolerance'", 0, &plan->tolerance_sqnr_db)
+    if (read_number(r, tolerance, "relative", "'tolerance'", NULL_INVALID,
+                    &plan->tolerance_relative)
+        && read_number(r, tolerance, "sqnr_db", "'tolerance'", NULL_INVALID,
+                       &plan->tolerance_sqnr_db)
         && (plan->tolerance_relative < 0.0 || plan->tolerance_sqnr_db < 0.0))
         reader_error(r, QS_INVALID, "'tolerance' values must not be negative");
 }
@@ -423,11 +440,14 @@ read_totals(struct plan_reader *r, struct qs_plan *plan, json_t *totals)
     ok = read_count(r, totals, "params", "'totals'", &t.params)
          & read_count(r, totals, "float_bytes", "'totals'", &t.float_bytes)
          & read_count(r, totals, "planned_bytes", "'totals'", &t.planned_bytes)
-         & read_number(r, totals, "bits_per_weight", "'totals'", 0, &t.bits_per_weight)
-         & read_number(r, totals, "sse", "'totals'", 0, &t.sse)
-         & read_number(r, totals, "energy", "'totals'", 0, &t.energy)
-         & read_number(r, totals, "sqnr_db", "'totals'", 1, &t.sqnr_db)
+         & read_number(r, totals, "bits_per_weight", "'totals'", NULL_INVALID,
+                       &t.bits_per_weight)
+         & read_number(r, totals, "sse", "'totals'", NULL_INFINITY, &t.sse)
+         & read_number(r, totals, "energy", "'totals'", NULL_INFINITY, &t.energy)
+         & read_number(r, totals, "sqnr_db", "'totals'", NULL_INFINITY, &t.sqnr_db)
          & read_bool(r, totals, "exact", "'totals'", &t.exact);
+    if (ok && t.sqnr_db == INFINITY && !t.exact)
+        t.sqnr_db = -INFINITY;
     if (ok)
         plan->totals = t;
 }
@@ -478,10 +498,20 @@ qs_plan_read(const char *path, const struct qs_layers *layers, struct qs_plan *p
 {
     struct plan_reader reader = { path, layers, diag, QS_OK };
     json_error_t error;
+    struct stat st;
     json_t *doc;
+    FILE *fp;
 
     qs_plan_init(plan);
-    doc = json_load_file(path, JSON_REJECT_DUPLICATES, &error);
+    fp = fopen(path, "rb");
+    if (!fp)
+        return qs_diag_add(diag, QS_INVALID, path, "cannot open the plan: %s", strerror(errno));
+    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(fp);
+        return qs_diag_add(diag, QS_INVALID, path, "is a folder, not a plan file");
+    }
+    doc = json_loadf(fp, JSON_REJECT_DUPLICATES, &error);
+    fclose(fp);
     if (!doc) {
         if (error.line < 0)
             return qs_diag_add(diag, QS_INVALID, path, "%s", error.text);
@@ -503,6 +533,9 @@ differs(double stored, double measured, double relative)
 {
     double scale = fmax(fabs(stored), fabs(measured));
 
+    /* Infinities (an overflowed error) match only themselves. */
+    if (!isfinite(stored) || !isfinite(measured))
+        return !(stored == measured || (isnan(stored) && isnan(measured)));
     return fabs(stored - measured) > relative * scale;
 }
 

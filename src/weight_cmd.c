@@ -5,9 +5,11 @@
 #include "weight_cmd.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Width of the progress bar in characters. */
@@ -199,4 +201,31 @@ weight_cmd_parse_long(const struct qs_cli *cli, const char *option, const char *
                                   "from %ld to %ld)", text, option, min, max);
     *out = value;
     return 0;
+}
+
+int
+weight_cmd_set_sqnr(struct qs_table *table, size_t column, double sqnr_db)
+{
+    if (isnan(sqnr_db) || sqnr_db == -INFINITY)
+        return 0;
+    qs_table_set_float(table, column, sqnr_db);
+    return 1;
+}
+
+enum qs_status
+weight_cmd_check_output(const struct qs_cli *cli, const char *const *inputs, size_t n_inputs,
+                        struct qs_diag *diag)
+{
+    struct stat out, in;
+
+    if (!cli->output || strcmp(cli->output, "-") == 0)
+        return QS_OK;
+    for (size_t i = 0; i < n_inputs && stat(cli->output, &out) == 0; i++) {
+        if (inputs[i] && stat(inputs[i], &in) == 0 && in.st_dev == out.st_dev
+            && in.st_ino == out.st_ino)
+            return qs_diag_add(diag, QS_OUTPUT, cli->output, "is the input '%s' of this "
+                               "command, so it is not replaced; write to another file",
+                               inputs[i]);
+    }
+    return qs_atomic_check(cli->output, cli->force, diag);
 }

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "layers.h"
 #include "model.h"
+#include "output.h"
 #include "status.h"
 
 /* Most values one repeatable option collects. */
@@ -78,6 +79,25 @@ void weight_cmd_progress_begin(struct weight_cmd_progress *progress, const char 
 void weight_cmd_progress_step(struct weight_cmd_progress *progress);
 /* Erase the bar. */
 void weight_cmd_progress_end(struct weight_cmd_progress *progress);
+
+/*
+ * Check the --output file of "cli" before the work: QS_OUTPUT with a line
+ * in "diag" when it exists without --force (see qs_atomic_check), or
+ * when it is one of the "n_inputs" files in "inputs" (NULL entries are
+ * skipped), which --force must not replace either.  "-" and no --output
+ * pass.
+ */
+enum qs_status weight_cmd_check_output(const struct qs_cli *cli, const char *const *inputs,
+                                       size_t n_inputs, struct qs_diag *diag);
+
+/*
+ * Set an SQNR cell to "sqnr_db" when it is finite or +inf (an exact
+ * result).  -inf (an infinite error: a value overflowed the format) and
+ * NaN leave the cell empty, so that the JSON flag beside the column,
+ * which says "exact", is never true for them.  Returns 1 when the cell
+ * was set.
+ */
+int weight_cmd_set_sqnr(struct qs_table *table, size_t column, double sqnr_db);
 
 /*
  * Parse a whole number from "text" into "*out" within [min, max].

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# qscope stats, quant, compare and plan on the shared cases and the real
-# models: every Conv, ConvTranspose and MatMul layer of the real models
-# compared with finite numbers, plans written, checked and refused, and
-# the exit statuses of the conventions.
+# qscope stats, quant, compare and plan on hand-made models, the samples,
+# the shared cases and the real models: every Conv, ConvTranspose and
+# MatMul layer of the real models compared with finite numbers, plans
+# written, checked and refused, and the exit statuses of the conventions.
 . "$(dirname -- "$0")/lib.sh"
 
 # Expected quantizable layers of each real model, from the onnx Python
@@ -30,6 +30,119 @@ rows_finite() {
 
 # json_is_file FILE PATH VALUE: the value at PATH of a JSON file.
 json_is_file() { [ "$("$JSON_CHECK" get "$1" "$2")" = "$3" ]; }
+
+# --- hand-made models and the samples (no shared test data needed) ---
+
+# huge.onnx: y = MatMul(x, W), W [2, 2] = {1e5, -1e5, 1, 0.5}; fp16 cannot
+# hold 1e5, so an fp16 trial has an infinite error.
+printf '\x0a\x01x\x0a\x01W\x12\x01y\x1a\x02mm\x22\x06MatMul' >"$tmp/mm-node"
+printf '\x08\x02\x08\x02\x10\x01\x42\x01W\x4a\x10\x00\x50\xc3\x47\x00\x50\xc3\xc7' >"$tmp/w-init"
+printf '\x00\x00\x80\x3f\x00\x00\x00\x3f' >>"$tmp/w-init"
+{ pb_field 0x0a "$tmp/mm-node"; printf '\x12\x01g'; pb_field 0x2a "$tmp/w-init"
+  printf '\x5a\x03\x0a\x01x\x62\x03\x0a\x01y'; } >"$tmp/huge-graph"
+{ printf '\x08\x08\x42\x02\x10\x11'; pb_field 0x3a "$tmp/huge-graph"; } >"$tmp/huge.onnx"
+
+run quant --json --config fp16 "$tmp/huge.onnx"
+check "quant: an overflowing fp16 trial exits 0" status_is 0
+check "quant: its SQNR is null" json_is layers.0.sqnr_db null
+check "quant: an infinite error is not called exact" json_is layers.0.exact false
+check "quant: the note says the error is infinite" \
+    json_is layers.0.note "the error is infinite: a value overflows the format"
+check "quant: the total is not exact either" json_is total.exact false
+
+run plan --set W=fp16 -o "$tmp/huge-plan.json" "$tmp/huge.onnx"
+check "plan: a layer with an infinite error is written" status_is 0
+run plan --check "$tmp/huge-plan.json" "$tmp/huge.onnx"
+check "plan --check: the plan written with null errors reads back and matches" status_is 0
+run plan --auto 60% --candidates fp16,int8:tensor --json "$tmp/huge.onnx"
+check "plan --auto: an infinite error does not break the search" status_is 0
+check "plan --auto: the finite candidate wins" json_is layers.W.config int8:tensor:sym:minmax
+
+# bn.onnx: y = BatchNormalization(Conv(x, Wc)) with variance -1, which
+# the model turns into NaN: the weight is not folded, with a warning.
+printf '\x0a\x01x\x0a\x02Wc\x12\x01c\x1a\x04conv\x22\x04Conv' >"$tmp/conv-node"
+printf '\x0a\x01c\x0a\x01s\x0a\x01b\x0a\x01m\x0a\x01v\x12\x01y\x1a\x02bn' >"$tmp/bn-node"
+printf '\x22\x12BatchNormalization' >>"$tmp/bn-node"
+printf '\x08\x01\x08\x01\x08\x01\x08\x02\x10\x01\x42\x02Wc\x4a\x08' >"$tmp/wc-init"
+printf '\x00\x00\x80\x3f\x00\x00\x00\x40' >>"$tmp/wc-init"
+for p in s:3f800000 b:00000000 m:00000000 v:bf800000; do
+    name=${p%%:*}
+    hex=${p#*:}
+    printf "\\x08\\x01\\x10\\x01\\x42\\x01$name\\x4a\\x04\\x${hex:6:2}\\x${hex:4:2}\\x${hex:2:2}\\x${hex:0:2}" \
+        >"$tmp/$name-init"
+done
+{ pb_field 0x0a "$tmp/conv-node"; pb_field 0x0a "$tmp/bn-node"; printf '\x12\x01g'
+  for name in wc s b m v; do pb_field 0x2a "$tmp/$name-init"; done
+  printf '\x5a\x03\x0a\x01x\x62\x03\x0a\x01y'; } >"$tmp/bn-graph"
+{ printf '\x08\x08\x42\x02\x10\x11'; pb_field 0x3a "$tmp/bn-graph"; } >"$tmp/bn.onnx"
+
+run stats --csv "$tmp/bn.onnx"
+check "stats: a BatchNormalization with a negative variance exits 0" status_is 0
+check "stats: it is not folded, and the warning says why" \
+    stderr_has "BatchNormalization 'bn' is not folded into 'Wc': channel 0 has scale 1, variance -1"
+check "stats: the weight keeps its own values" stdout_matches '^Wc,Conv,"\[1, 1, 1, 2\]",2,fp32,1,2,2,'
+
+tiny_cnn=$(sample tiny_cnn)
+tiny_transformer=$(sample tiny_transformer)
+if [ -n "$tiny_cnn" ] && [ -n "$tiny_transformer" ]; then
+    run quant --json --layer conv2.weight "$tiny_cnn"
+    note="BatchNormalization folded; 1 channel without a usable scale"
+    note="$note (all zero, subnormal or not finite): scale 1.0, quantized to 0"
+    check "quant: the dead channel 21 of conv2.weight is flagged in the note" \
+        json_is layers.0.note "$note"
+    run quant --csv --config int4:g64 --layer mlp.fc1.weight "$tiny_transformer"
+    check "quant: the dead column 137 of mlp.fc1.weight is one flagged group" \
+        stdout_matches '^mlp.fc1.weight,.*"1 group without a usable scale'
+    # The outlier input rows 7, 29 and 50 of attn.q.weight show along axis 0.
+    run stats --csv --axis 0 --layer attn.q.weight "$tiny_transformer"
+    check "stats --axis 0: one row per input row" [ "$(wc -l <"$out_file")" -eq 65 ]
+    check "stats --axis 0: row 7 holds the largest magnitude" \
+        stdout_matches '^7,-1.04531[0-9]*,1.92011547[0-9]*,1.92011547[0-9]*,'
+    run stats --csv --axis 0 "$tiny_transformer"
+    check "stats --axis 0: the spread of attn.q.weight rows is 53.7" \
+        stdout_matches '^attn.q.weight,MatMul,.*,53.7[0-9]*,64,0,0,0,'
+    run stats --axis 64 "$tiny_transformer"
+    check "stats --axis 64 is a usage error" status_is 2
+    run stats --csv --axis 3 --layer fc.weight "$tiny_cnn"
+    check "stats --axis beyond the rank: one channel" \
+        stdout_matches '^0,.*,320,$'
+    # --force never replaces an input of the command.
+    cp "$tiny_cnn" "$tmp/self.onnx"
+    run plan --auto 50% -o "$tmp/self.onnx" --force "$tmp/self.onnx"
+    check "plan -o MODEL --force: output not written" status_is 3
+    check "plan -o MODEL --force: the message says it is the input" \
+        stderr_has "is the input '$tmp/self.onnx' of this command"
+    check "plan -o MODEL --force: the model is intact" cmp -s "$tmp/self.onnx" "$tiny_cnn"
+    run stats -o "$tmp/self.onnx" --force "$tmp/self.onnx"
+    check "stats -o MODEL --force: output not written" status_is 3
+    run plan --auto 50% -o "$tmp/self-plan.json" "$tmp/self.onnx"
+    run plan --check "$tmp/self-plan.json" -o "$tmp/self-plan.json" --force "$tmp/self.onnx"
+    check "plan --check PLAN -o PLAN --force: output not written" status_is 3
+    run quant --plan "$tmp/self-plan.json" -o "$tmp/self-plan.json" --force "$tmp/self.onnx"
+    check "quant --plan PLAN -o PLAN --force: output not written" status_is 3
+    run compare --bits 8,4, "$tiny_cnn"
+    check "compare: a trailing comma in --bits is a usage error" status_is 2
+    run compare --bits 8,8 "$tiny_cnn"
+    check "compare: a width given twice is a usage error" status_is 2
+    check "compare: the message names the repeated width" stderr_has "8 is given twice"
+    run plan --set '=int8' "$tiny_cnn"
+    check "plan --set: an empty pattern is a usage error" status_is 2
+    check "plan --set: the message says the pattern is empty" \
+        stderr_has "invalid --set '=int8': the pattern before '=' is empty"
+    run plan --check "$tmp" "$tiny_cnn"
+    check "plan --check: a folder is invalid input" status_is 1
+    check "plan --check: the message says it is a folder" stderr_has "is a folder, not a plan file"
+    run plan --auto 1bpw --pin fc.weight "$tiny_cnn"
+    check "plan --auto: a budget too small is a usage error" status_is 2
+    check "plan --auto: the message gives the budget in bits per weight" \
+        stderr_has "the budget of 706 bytes (1.000 bits per weight) is below the smallest plan"
+    check "plan --auto: the message gives the smallest plan in bits per weight" \
+        stderr_has "the candidates allow, 5216 bytes (7.388 bits per weight);"
+    check "plan --auto: the message gives the bytes of the pinned layer" \
+        stderr_has "; 1 pinned layer takes 1280 bytes of it"
+else
+    skip "weight commands on the samples" "samples/tiny_cnn.onnx is missing"
+fi
 
 if ! have_testdata; then
     skip "weight commands" "QSCOPE_TESTDATA is not set"

@@ -852,6 +852,49 @@ batch_norm_fold_numbers(void **state)
     mb_done(&mb);
 }
 
+/*
+ * A BatchNormalization whose factor scale / sqrt(var + epsilon) is not
+ * finite in some channel (here a negative variance, and a zero one with
+ * epsilon 0) would turn good weights into NaN and infinities: the weight
+ * stays unfolded and a warning names the node, the channel and the
+ * numbers.
+ */
+static void
+batch_norm_invalid_variance_not_folded(void **state)
+{
+    struct model_builder mb;
+    struct loaded l;
+    const int64_t wdims[4] = { 3, 1, 1, 2 }, cdims[1] = { 3 };
+    const float w[6] = { 1, -1, 2, 4, 0.5f, 0.25f };
+    const float gamma[3] = { 1, 1, 1 }, beta[3] = { 0 }, mean[3] = { 0 }, var[3] = { 1, -1, 0 };
+    const struct qs_layer *layer;
+    Onnx__NodeProto *bn;
+
+    (void)state;
+    mb_init(&mb, 13);
+    mb_init_f32(&mb, "W", 4, wdims, w);
+    mb_init_f32(&mb, "gamma", 1, cdims, gamma);
+    mb_init_f32(&mb, "beta", 1, cdims, beta);
+    mb_init_f32(&mb, "mean", 1, cdims, mean);
+    mb_init_f32(&mb, "var", 1, cdims, var);
+    mb_node(&mb, "Conv", "conv", "X,W", "C");
+    bn = mb_node(&mb, "BatchNormalization", "bn", "C,gamma,beta,mean,var", "Y");
+    mb_attr_float(&mb, bn, "epsilon", 0.0f);
+    mb_input(&mb, "X");
+    mb_output(&mb, "Y");
+    load_built(&mb, &l, 0);
+
+    layer = find_layer(&l, "W");
+    assert_null(layer->bn);
+    assert_int_equal(l.diag.worst, QS_OK);
+    assert_int_equal(l.diag.warnings, 1);
+    assert_true(diag_has(&l.diag, "BatchNormalization 'bn' is not folded into 'W'",
+                         "channel 1 has scale 1, variance -1 and epsilon 0"));
+    check_floats(&l, "W", w, 6);
+    unload(&l);
+    mb_done(&mb);
+}
+
 static void
 qlinearconv_weight_dequantized(void **state)
 {
@@ -1118,6 +1161,7 @@ main(void)
         cmocka_unit_test(axes_by_consumer),
         cmocka_unit_test(shared_weight_disagreeing_axes),
         cmocka_unit_test(batch_norm_fold_numbers),
+        cmocka_unit_test(batch_norm_invalid_variance_not_folded),
         cmocka_unit_test(qlinearconv_weight_dequantized),
         cmocka_unit_test(matmulinteger_weight_without_scale),
         cmocka_unit_test(matmulnbits_blocks_unpacked),

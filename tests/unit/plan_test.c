@@ -221,6 +221,49 @@ greedy_fills_slack(void **state)
     assert_int_equal(choice[1], 0);
 }
 
+/*
+ * An infinite squared error (a value that overflows its format, as fp16
+ * of 1e5) must not stop the searches: before, its NaN slopes made the
+ * greedy search report a budget it met as too small.  The finite options
+ * win when they fit, the infinite one is taken when nothing else fits.
+ */
+static void
+searches_survive_infinite_errors(void **state)
+{
+    const struct qs_plan_option a[2] = { { 32, INFINITY }, { 24, 4.0 } };
+    const struct qs_plan_option b[2] = { { 16, 1e-6 }, { 8, 0.03 } };
+    const struct qs_plan_option c[2] = { { 64, 0.0 }, { 48, NAN } };
+    const struct qs_plan_item items[3] = { { 2, a }, { 2, b }, { 2, c } };
+    const struct qs_plan_option only[1] = { { 10, INFINITY } };
+    const struct qs_plan_item lone[1] = { { 1, only } };
+    size_t choice[3];
+    char message[256];
+
+    (void)state;
+    /* 24 + 16 + 64 = 104 bytes: the finite options of a and c, b at full precision. */
+    assert_int_equal(qs_plan_greedy(items, 3, 112, choice, message, sizeof(message)), QS_OK);
+    assert_int_equal(choice[0], 1);
+    assert_int_equal(choice[1], 0);
+    assert_int_equal(choice[2], 0);
+    assert_int_equal(qs_plan_exact(items, 3, 112, 1000, choice, message, sizeof(message)),
+                     QS_OK);
+    assert_int_equal(choice[0], 1);
+    assert_int_equal(choice[1], 0);
+    assert_int_equal(choice[2], 0);
+
+    /* 96 bytes: b must step down rather than c take its NaN option. */
+    assert_int_equal(qs_plan_greedy(items, 3, 96, choice, message, sizeof(message)), QS_OK);
+    assert_int_equal(choice[0], 1);
+    assert_int_equal(choice[1], 1);
+    assert_int_equal(choice[2], 0);
+
+    assert_int_equal(qs_plan_greedy(lone, 1, 10, choice, message, sizeof(message)), QS_OK);
+    assert_int_equal(choice[0], 0);
+    assert_int_equal(qs_plan_exact(lone, 1, 10, 1000, choice, message, sizeof(message)), QS_OK);
+    assert_int_equal(qs_plan_greedy(lone, 1, 9, choice, message, sizeof(message)), QS_USAGE);
+    assert_non_null(strstr(message, "10 bytes"));
+}
+
 /* ---- plans on a model ---- */
 
 struct plan_model {
@@ -431,10 +474,69 @@ diag_has(const struct qs_diag *diag, const char *a, const char *b)
     "{\"format\": \"qscope-plan\", \"version\": 1, \"model\": {\"file\": \"test.onnx\", " \
     "\"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\"}, "
 
+/*
+ * A measurement with an infinite error (a value overflowed the format) is
+ * written with nulls, as JSON has no infinities, and must read back the
+ * same: before, the reader refused the plans qscope wrote.  Such numbers
+ * match only themselves in a check.
+ */
+static void
+infinite_error_round_trip(void **state)
+{
+    struct plan_model pm;
+    struct qs_plan plan, back;
+    struct qs_plan_measure *m;
+    char path[128];
+    struct qs_diag diag;
+
+    (void)state;
+    plan_model_open(&pm);
+    qs_plan_init(&plan);
+    qs_plan_set_model(&plan, "test.onnx", pm.mb.packed, 100);
+    set_config(&plan, "fc.w", "fp16");
+    plan_measure(&pm, &plan);
+    m = &plan.layers[0].m;
+    m->sse = INFINITY;
+    m->mse = INFINITY;
+    m->max_abs_err = INFINITY;
+    m->sqnr_db = -INFINITY;
+    m->cosine = NAN;
+    m->exact = 0;
+    qs_plan_totals_compute(&plan);
+    assert_true(plan.totals.sqnr_db == -INFINITY);
+
+    snprintf(path, sizeof(path), "%s/p.json", pm.dir);
+    qs_diag_init(&diag);
+    assert_int_equal(qs_plan_write(&plan, path, 1, &diag), QS_OK);
+    assert_int_equal(qs_plan_read(path, pm.layers, &back, &diag), QS_OK);
+    assert_int_equal(diag.count, 0);
+    assert_true(back.layers[0].measured);
+    assert_true(back.layers[0].m.sse == INFINITY);
+    assert_true(back.layers[0].m.mse == INFINITY);
+    assert_true(back.layers[0].m.max_abs_err == INFINITY);
+    assert_true(back.layers[0].m.sqnr_db == -INFINITY);
+    assert_true(isnan(back.layers[0].m.cosine));
+    assert_false(back.layers[0].m.exact);
+    assert_true(back.totals.sse == INFINITY);
+    assert_true(back.totals.sqnr_db == -INFINITY);
+    assert_int_equal(qs_plan_compare(&back, &plan, path, &diag), QS_OK);
+
+    /* An infinite error in the plan and a finite one measured differ. */
+    plan_measure(&pm, &plan);
+    assert_int_equal(qs_plan_compare(&back, &plan, path, &diag), QS_CHECK);
+    assert_true(diag_has(&diag, "layer 'fc.w' (fp16): squared error inf", NULL));
+    qs_diag_done(&diag);
+
+    qs_plan_done(&back);
+    qs_plan_done(&plan);
+    plan_model_close(&pm);
+}
+
 static void
 validation_errors_named(void **state)
 {
     struct plan_model pm;
+    struct qs_plan plan;
     struct qs_diag diag;
 
     (void)state;
@@ -495,6 +597,13 @@ validation_errors_named(void **state)
     assert_true(diag_has(&diag, "'bytes' in layer 'fc.w'", NULL));
     qs_diag_done(&diag);
 
+    /* A folder is named as one, not parsed as broken JSON. */
+    qs_diag_init(&diag);
+    assert_int_equal(qs_plan_read(pm.dir, pm.layers, &plan, &diag), QS_INVALID);
+    assert_true(diag_has(&diag, "is a folder, not a plan file", NULL));
+    qs_plan_done(&plan);
+    qs_diag_done(&diag);
+
     plan_model_close(&pm);
 }
 
@@ -530,7 +639,9 @@ main(void)
         cmocka_unit_test(greedy_within_three_percent_of_exact),
         cmocka_unit_test(searches_hand_example),
         cmocka_unit_test(greedy_fills_slack),
+        cmocka_unit_test(searches_survive_infinite_errors),
         cmocka_unit_test(round_trip_same_numbers),
+        cmocka_unit_test(infinite_error_round_trip),
         cmocka_unit_test(validation_errors_named),
         cmocka_unit_test(check_config_rules),
     };

@@ -289,6 +289,33 @@ qs_act_quantize(const struct qs_act_config *config, const struct qs_act_params *
     }
 }
 
+enum qs_status
+qs_act_quantize_tensor(const struct qs_act_config *config, const struct qs_act_params *params,
+                       struct qs_rt_tensor **tensor, struct qs_quant_metrics *metrics,
+                       uint64_t *flagged)
+{
+    struct qs_rt_tensor *t = *tensor, *copy;
+    enum qs_status status;
+
+    if (!qs_rt_is_float(t->dtype))
+        return QS_OK;
+    if (qs_rt_unique(t)) {
+        qs_act_quantize(config, params, t->data, t->data, t->rank, t->dims, t->count, metrics,
+                        flagged);
+        return QS_OK;
+    }
+
+    /* The data is shared (a view, or a tensor someone else holds): quantize into a copy. */
+    status = qs_rt_new(t->dtype, t->rank, t->dims, &copy);
+    if (status != QS_OK)
+        return status;
+    qs_act_quantize(config, params, t->data, copy->data, t->rank, t->dims, t->count, metrics,
+                    flagged);
+    qs_rt_unref(t);
+    *tensor = copy;
+    return QS_OK;
+}
+
 /* ---- range searches ---------------------------------------------------- */
 
 double

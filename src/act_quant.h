@@ -188,6 +188,19 @@ void qs_act_quantize(const struct qs_act_config *config, const struct qs_act_par
                      const float *x, float *out, int rank, const int64_t *dims, uint64_t count,
                      struct qs_quant_metrics *metrics, uint64_t *flagged);
 
+/*
+ * Fake-quantize the float tensor "*tensor" as qs_act_quantize does, in
+ * the shape a struct qs_interp_hooks.transform hook needs: in place when
+ * qs_rt_unique(*tensor), else into a new tensor that replaces it (the old
+ * reference is dropped).  A non-float tensor is left alone.  Fails only
+ * when the copy cannot be created (qs_rt_new's status); "*tensor" is then
+ * unchanged.
+ */
+enum qs_status qs_act_quantize_tensor(const struct qs_act_config *config,
+                                      const struct qs_act_params *params,
+                                      struct qs_rt_tensor **tensor,
+                                      struct qs_quant_metrics *metrics, uint64_t *flagged);
+
 /* The error of one activation tensor over every run of a trial. */
 struct qs_act_result {
     char *name;                  /* scoped name */

@@ -144,35 +144,45 @@ trace_compare(struct eval_state *st, const struct qs_value *value,
 
 /* ---- activations ------------------------------------------------------- */
 
-static void
-act_quantize(struct eval_state *st, size_t index, struct qs_rt_tensor *tensor)
+/*
+ * Fake-quantize "*tensor" as activation target "index": in place when it
+ * owns its data, else replaced by a quantized copy.
+ */
+static enum qs_status
+act_quantize(struct eval_state *st, size_t index, struct qs_rt_tensor **tensor)
 {
     struct act_target *a = &st->acts[index];
+    enum qs_status status;
 
-    qs_act_quantize(st->opts->act, &a->params, tensor->data, tensor->data, tensor->rank,
-                    tensor->dims, tensor->count, &a->metrics, &a->flagged);
+    status = qs_act_quantize_tensor(st->opts->act, &a->params, tensor, &a->metrics,
+                                    &a->flagged);
+    if (status != QS_OK)
+        return qs_diag_add(st->diag, status, st->file, "activation '%s' cannot be copied for "
+                           "quantization", a->name);
+    return QS_OK;
 }
 
+/* The transform hook of the quantized run: activation targets are fake-quantized. */
+static enum qs_status
+quant_transform(void *ctx, const struct qs_value *value, struct qs_rt_tensor **tensor)
+{
+    struct eval_state *st = ctx;
+    char *name = qs_calib_scoped_name(value);
+    size_t act = (uintptr_t)qs_strmap_get(st->act_index, name);
+
+    free(name);
+    if (!act)
+        return QS_OK;
+    return act_quantize(st, act - 1, tensor);
+}
+
+/* The observe hook of the quantized run: the trace comparison. */
 static enum qs_status
 quant_observe(void *ctx, const struct qs_value *value, const struct qs_rt_tensor *tensor)
 {
     struct eval_state *st = ctx;
-    size_t act = 0;
 
-    if (!qs_rt_is_float(tensor->dtype))
-        return QS_OK;
-    if (st->n_acts) {
-        char *name = qs_calib_scoped_name(value);
-
-        act = (uintptr_t)qs_strmap_get(st->act_index, name);
-        free(name);
-    }
-    if (act && qs_rt_unique(tensor))
-        /* XXX: the hook's tensor is read-only by contract; see the NOTE in eval.h. */
-        act_quantize(st, act - 1, (struct qs_rt_tensor *)tensor);
-    else if (act)
-        st->result->act_skipped++;
-    if (st->opts->trace)
+    if (qs_rt_is_float(tensor->dtype))
         trace_compare(st, value, tensor);
     return QS_OK;
 }
@@ -266,7 +276,8 @@ make_interps(const struct qs_model *model, struct eval_state *st, struct qs_inte
     struct qs_interp_options options = { .threads = st->opts->threads };
     struct qs_interp_hooks float_hooks = { .observe = float_observe, .ctx = st };
     struct qs_interp_hooks quant_hooks = {
-        .observe = quant_observe, .weight = quant_weight, .ctx = st,
+        .transform = quant_transform, .observe = quant_observe, .weight = quant_weight,
+        .ctx = st,
     };
     enum qs_status status = qs_interp_new(model, &options, st->diag, fl);
 
@@ -276,8 +287,10 @@ make_interps(const struct qs_model *model, struct eval_state *st, struct qs_inte
         return status;
     if (st->opts->trace)
         qs_interp_set_hooks(*fl, &float_hooks);
-    if (!st->opts->trace && st->n_acts == 0)
+    if (!st->opts->trace)
         quant_hooks.observe = NULL;
+    if (st->n_acts == 0)
+        quant_hooks.transform = NULL;
     qs_interp_set_hooks(*qu, &quant_hooks);
     return QS_OK;
 }
@@ -303,14 +316,13 @@ quant_inputs(struct eval_state *st, const struct qs_interp *interp,
 
         run[i] = t;
         if (act && qs_rt_is_float(t->dtype)) {
-            status = qs_rt_new(t->dtype, t->rank, t->dims, &owned[i]);
+            /* The extra reference makes the sample's tensor shared, so it gets a copy. */
+            owned[i] = qs_rt_ref(t);
+            status = act_quantize(st, act - 1, &owned[i]);
             if (status != QS_OK) {
                 free(name);
-                return qs_diag_add(st->diag, status, st->file, "input '%s' cannot be copied "
-                                   "for quantization", value->name);
+                return status;
             }
-            memcpy(owned[i]->data, t->data, t->count * sizeof(float));
-            act_quantize(st, act - 1, owned[i]);
             run[i] = owned[i];
             if (st->opts->trace) {
                 size_t row = trace_row(st, value, qs_strdup(name));
@@ -447,10 +459,6 @@ qs_eval_run(const struct qs_model *model, const struct qs_layers *layers,
     }
 
     finish(&st);
-    if (result->act_skipped)
-        qs_diag_warn(diag, model->path, "%llu activation tensors were left in float because "
-                     "they share data with another value (outputs of Reshape, Identity and the "
-                     "like)", (unsigned long long)result->act_skipped);
     qs_interp_free(fl);
     qs_interp_free(qu);
     state_done(&st);

@@ -16,13 +16,10 @@
  * fake-quantized where it is produced, so every consumer of that tensor
  * reads the quantized value, as a QuantizeLinear/DequantizeLinear pair
  * placed on the tensor does.  Graph inputs are quantized before the run.
- *
- * NOTE: the interpreter's observe hook hands out its tensors read-only,
- * so activations are changed in place only where the tensor owns its
- * data (qs_rt_unique).  A tensor that is a view of another value (the
- * output of Reshape, Identity, Flatten ...) is left in float and counted
- * in "act_skipped" until the interpreter offers a hook that may replace
- * a value.
+ * The interpreter's transform hook does the quantization.  A tensor that
+ * owns its data is quantized in place.  A view of another value (the
+ * output of Reshape, Identity, Flatten ...) is replaced by a quantized
+ * copy, so the value it shares data with keeps its float data.
  *
  * Memory: with the trace on, a copy of every float tensor of the float
  * run is kept until the quantized run of the same sample has passed it.
@@ -151,7 +148,9 @@ struct qs_eval_result {
     size_t n_trace;              /* in graph (execution) order; 0 without the trace */
     struct qs_eval_trace *trace;
     size_t n_act;                /* activation tensors quantized */
-    uint64_t act_skipped;        /* activation observations left in float (see NOTE above) */
+    uint64_t act_skipped;        /* activation observations left in float: always 0 since
+                                    views are quantized too, kept for the JSON field
+                                    "activations_left_in_float" */
     uint64_t diverged;           /* samples whose quantized run took another path */
 };
 

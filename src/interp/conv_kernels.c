@@ -411,8 +411,8 @@ conv_transpose_forward(struct interp_call *call, const struct conv_params *p, co
             const float *wg = w + g * cg * mg * k;
             float *yg = y + (n * p->out_channels + g * mg) * out_total;
 
-            interp_sgemm(call, 1, 0, mg * k, in_total, cg, 1.0f, wg, mg * k, xg, in_total, 0.0f, col,
-                         in_total);
+            interp_sgemm(call, 1, 0, mg * k, in_total, cg, 1.0f, wg, mg * k, xg, in_total, 0.0f,
+                         col, in_total);
             if (p->nd <= 2)
                 col2im_2d(p, col, mg, yg);
             else

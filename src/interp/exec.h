@@ -76,6 +76,6 @@ void interp_plans_free(struct qs_interp *in);
 void interp_drop_cache(struct qs_interp *in);
 
 /* The plan of graph "g", or NULL. */
-struct graph_plan *interp_plan_of(struct qs_interp *in, const struct qs_graph *g);
+struct graph_plan *interp_plan_of(const struct qs_interp *in, const struct qs_graph *g);
 
 #endif

@@ -85,7 +85,10 @@ enum qs_status rt_new(int dtype, int rank, const int64_t *dims, int zeroed,
 /* Wrap "v" to the range of integer "dtype" (two's complement), 0/1 for bool. */
 int64_t rt_wrap_int(int dtype, int64_t v);
 
-/* Round "v" to the precision of float "dtype" (float16, bfloat16, fp8); float and double unchanged. */
+/*
+ * Round "v" to the precision of float "dtype" (float16, bfloat16, fp8); float and double are
+ * returned unchanged.
+ */
 float rt_round_float(int dtype, float v);
 
 /* Apply rt_round_float or rt_wrap_int to every element, as the declared type requires. */

@@ -146,6 +146,35 @@ folded_outputs_ready(struct interp_exec *ex, struct graph_plan *gp, const struct
     return QS_OK;
 }
 
+/*
+ * Pass output "v" of the current node through the transform hook, which may
+ * replace "*t" (see struct qs_interp_hooks), and check the replacement.
+ */
+static enum qs_status
+transform_output(struct interp_call *call, const struct qs_value *v, struct qs_rt_tensor **t)
+{
+    const struct qs_interp_hooks *h = &call->ex->interp->hooks;
+    int dtype = (*t)->dtype, rank = (*t)->rank;
+    int64_t dims[QS_RT_MAX_RANK];
+    enum qs_status st;
+
+    memcpy(dims, (*t)->dims, sizeof(dims));
+    st = h->transform(h->ctx, v, t);
+    if (st != QS_OK)
+        return st;
+    if (!*t)
+        return interp_fail(call, QS_INVALID, "the transform hook left output '%s' empty",
+                           v->name);
+    if ((*t)->dtype != dtype || (*t)->rank != rank
+        || memcmp((*t)->dims, dims, (size_t)rank * sizeof(*dims)) != 0)
+        return interp_fail(call, QS_INVALID,
+                           "the transform hook changed the type or shape of output '%s'",
+                           v->name);
+    if (qs_rt_unique(*t))
+        rt_normalize(*t);
+    return QS_OK;
+}
+
 static enum qs_status
 store_output(struct interp_call *call, struct graph_plan *gp, const struct node_plan *np,
              size_t i)
@@ -155,6 +184,7 @@ store_output(struct interp_call *call, struct graph_plan *gp, const struct node_
     const struct qs_value *v = np->node->outputs[i];
     const struct qs_interp_hooks *h = &ex->interp->hooks;
     uint32_t slot = np->out[i];
+    enum qs_status st;
 
     call->out[i] = NULL;
     if (slot == NO_SLOT) {
@@ -172,6 +202,13 @@ store_output(struct interp_call *call, struct graph_plan *gp, const struct node_
         qs_rt_unref(gp->cache[slot]);
         gp->cache[slot] = t;
         return call_weight_hook(ex, v, t);
+    }
+    if (h->transform && qs_rt_is_float(t->dtype)) {
+        st = transform_output(call, v, &t);
+        if (st != QS_OK) {
+            qs_rt_unref(t);
+            return st;
+        }
     }
     call->frame->slots[slot] = t;
     if (h->observe && qs_rt_is_float(t->dtype))
@@ -419,10 +456,13 @@ check_inputs(const struct qs_interp *in, struct qs_rt_tensor *const *inputs,
 
         if (!t)
             return qs_diag_add(diag, QS_INVALID, path, "input '%s' is missing", v->name);
-        same_kind = qs_rt_is_float(v->type.elem) ? qs_rt_is_float(t->dtype)
-                                                 : qs_rt_is_int(v->type.elem) && qs_rt_is_int(t->dtype);
+        if (qs_rt_is_float(v->type.elem))
+            same_kind = qs_rt_is_float(t->dtype);
+        else
+            same_kind = qs_rt_is_int(v->type.elem) && qs_rt_is_int(t->dtype);
         if (v->type.elem != 0 && v->type.elem != t->dtype && !same_kind)
-            return qs_diag_add(diag, QS_INVALID, path, "input '%s' has type %s, the model expects %s",
+            return qs_diag_add(diag, QS_INVALID, path,
+                               "input '%s' has type %s, the model expects %s",
                                v->name, qs_dtype_name(t->dtype), qs_dtype_name(v->type.elem));
         if (v->type.elem != 0 && v->type.elem != t->dtype
             && rt_convert(t, v->type.elem, &converted[i]) != QS_OK)
@@ -431,7 +471,8 @@ check_inputs(const struct qs_interp *in, struct qs_rt_tensor *const *inputs,
         if (v->type.rank < 0)
             continue;
         if (v->type.rank != t->rank)
-            return qs_diag_add(diag, QS_INVALID, path, "input '%s' has rank %d, the model expects %d",
+            return qs_diag_add(diag, QS_INVALID, path,
+                               "input '%s' has rank %d, the model expects %d",
                                v->name, t->rank, v->type.rank);
         for (int d = 0; d < t->rank; d++) {
             if (v->type.dims[d].value >= 0 && v->type.dims[d].value != t->dims[d])
@@ -442,6 +483,16 @@ check_inputs(const struct qs_interp *in, struct qs_rt_tensor *const *inputs,
         }
     }
     return QS_OK;
+}
+
+/* Write "bytes" for a message: exact below 1 MiB, else in MiB with one decimal. */
+static void
+format_bytes(uint64_t bytes, char *buf, size_t size)
+{
+    if (bytes < ((uint64_t)1 << 20))
+        snprintf(buf, size, "%llu bytes", (unsigned long long)bytes);
+    else
+        snprintf(buf, size, "%.1f MiB", (double)bytes / (double)((uint64_t)1 << 20));
 }
 
 static void
@@ -466,6 +517,7 @@ qs_interp_run(struct qs_interp *interp, struct qs_rt_tensor *const *inputs,
     struct interp_exec ex = { .interp = interp, .diag = diag, .path = interp->model->path };
     struct qs_rt_tensor **bound, **converted;
     uint64_t peak, limit;
+    char peak_text[48], limit_text[48];
     enum qs_status st;
 
     for (size_t i = 0; i < g->n_outputs; i++)
@@ -475,10 +527,13 @@ qs_interp_run(struct qs_interp *interp, struct qs_rt_tensor *const *inputs,
     st = check_inputs(interp, inputs, converted, diag);
     limit = interp->memory_limit ? interp->memory_limit : qs_rt_alloc_limit();
     peak = st == QS_OK ? qs_interp_estimate_peak(interp, inputs) : 0;
-    if (st == QS_OK && peak > limit)
+    if (st == QS_OK && peak > limit) {
+        format_bytes(peak, peak_text, sizeof(peak_text));
+        format_bytes(limit, limit_text, sizeof(limit_text));
         st = qs_diag_add(diag, QS_INVALID, ex.path,
-                         "estimated peak memory of %llu MiB exceeds the limit of %llu MiB",
-                         (unsigned long long)(peak >> 20), (unsigned long long)(limit >> 20));
+                         "estimated peak memory of %s exceeds the limit of %s", peak_text,
+                         limit_text);
+    }
 
     if (st == QS_OK) {
         prepare_threads(interp, &ex);

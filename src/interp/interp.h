@@ -120,16 +120,33 @@ struct qs_interp;
 
 struct qs_interp_options {
     int threads;                 /* workers (OpenBLAS included); 0 or less: all cores */
-    uint64_t memory_limit;       /* refuse runs whose estimated peak exceeds this; 0: available memory */
+    uint64_t memory_limit;       /* largest estimated peak, in bytes, of a run that is allowed
+                                    to start; 0: the memory available */
 };
 
 /*
  * Hooks called during a run; every pointer may be NULL.  A hook that
  * returns anything but QS_OK stops the run with that status.
  *
- * "observe" is called once for every float tensor a node produces
- * (inside subgraphs: once per execution), with the value it becomes.
- * The tensor is borrowed and must not be changed.
+ * "transform" is called once for every float tensor a node produces
+ * (inside subgraphs: once per execution), with the value it becomes, and
+ * may replace it, e.g. to fake-quantize activations.  On entry "*tensor"
+ * holds the interpreter's reference.  The hook either leaves it there, or
+ * unrefs it and stores a new tensor with one reference, which the
+ * interpreter then owns.  The replacement must have the same element type
+ * and dims, else the run fails with QS_INVALID.  The data may be changed
+ * in place only when qs_rt_unique(*tensor).  A view (the output of
+ * Reshape, Flatten, Identity ...) shares its data with its base, which
+ * other nodes may still read, so a changed view must be a copy.
+ * Whatever the hook leaves in "*tensor" is passed to "observe", read by
+ * every later node and, for a graph output, returned by the run.  When it
+ * owns its data it is rounded to its declared type (float16, bfloat16),
+ * as every node result is.  On failure "*tensor" must still hold the
+ * interpreter's reference, or NULL.  Graph inputs and constants do not
+ * pass through this hook.
+ *
+ * "observe" is called for the same tensors, after "transform".  The
+ * tensor is borrowed and must not be changed.
  *
  * "weight" is called once for every float constant: initializers,
  * Constant node values and the values folded from them (see the module
@@ -138,6 +155,8 @@ struct qs_interp_options {
  * used by this run and every later one until the hooks are set again.
  */
 struct qs_interp_hooks {
+    enum qs_status (*transform)(void *ctx, const struct qs_value *value,
+                                struct qs_rt_tensor **tensor);
     enum qs_status (*observe)(void *ctx, const struct qs_value *value,
                               const struct qs_rt_tensor *tensor);
     enum qs_status (*weight)(void *ctx, const struct qs_value *value,
@@ -200,10 +219,18 @@ const struct qs_value *qs_interp_output(const struct qs_interp *interp, size_t i
 
 /*
  * Estimate the peak memory, in bytes, of a run on "inputs" (as for
- * qs_interp_run): decoded constants plus the largest sum of live values,
- * counting only values whose shapes are known from the inputs, the
- * graph's declared types and value_info.  An estimate: values of
- * unknown shape count nothing.
+ * qs_interp_run).  The estimate is the constants of every graph plus the
+ * largest sum of values live at once in the main graph, where each value
+ * is freed after its last reader, as a run does.  While a node with
+ * subgraphs runs, the peak of its largest subgraph is added: the larger
+ * If branch, or a Loop or Scan body once.  Only values whose shapes are
+ * known from the inputs, the declared types and value_info count, so
+ * values of unknown shape count nothing.
+ * NOTE: a Loop's scan outputs are kept for every iteration until the
+ * loop ends, but the trip count is not known before the run, so they
+ * count one iteration's worth and the estimate is low there.  Views
+ * (Reshape, Identity ...) share their input's data but count as new
+ * values, so it is high there.
  */
 uint64_t qs_interp_estimate_peak(const struct qs_interp *interp,
                                  struct qs_rt_tensor *const *inputs);

@@ -161,7 +161,8 @@ qs_rt_parse_npy(const void *data, size_t size, const char *name, struct qs_diag 
     if (qs_dtype_packed_size(dtype, (*out)->count, &need) != 0 || need != size - offset) {
         qs_rt_unref(*out);
         *out = NULL;
-        return qs_diag_add(diag, QS_INVALID, name, "the .npy data has %zu bytes, the shape needs %llu",
+        return qs_diag_add(diag, QS_INVALID, name,
+                           "the .npy data has %zu bytes, the shape needs %llu",
                            size - offset, (unsigned long long)need);
     }
     if ((*out)->count == 0)

@@ -32,7 +32,8 @@ interp_read_whole_file(const char *path, struct qs_diag *diag, uint8_t **data, s
             if (cap >= qs_rt_alloc_limit()) {
                 free(buf);
                 fclose(f);
-                return qs_diag_add(diag, QS_INVALID, path, "file is larger than the memory available");
+                return qs_diag_add(diag, QS_INVALID, path,
+                                   "file is larger than the memory available");
             }
             cap = cap ? 2 * cap : 65536;
             buf = qs_realloc(buf, cap);
@@ -72,7 +73,10 @@ pb_typed(const Onnx__TensorProto *tp, struct qs_rt_tensor *t, const char *name,
         for (uint64_t i = 0; i < n; i++)
             rt_i(t)[i] = (int64_t)tp->uint64_data[i];
     } else if (tp->n_int32_data == n) {
-        /* int32_data contains the narrow integer types, bool, and the bits of 16- and 8-bit floats. */
+        /*
+         * int32_data contains the narrow integer types, bool, and the bits of 16- and 8-bit
+         * floats.
+         */
         for (uint64_t i = 0; i < n; i++) {
             int32_t v = tp->int32_data[i];
 
@@ -98,7 +102,8 @@ pb_raw(const Onnx__TensorProto *tp, struct qs_rt_tensor *t, const char *name, st
     uint64_t want;
 
     if (qs_dtype_packed_size(t->dtype, t->count, &want) != 0 || tp->raw_data.len != want)
-        return qs_diag_add(diag, QS_INVALID, name, "raw_data has %zu bytes, %llu elements of %s need %llu",
+        return qs_diag_add(diag, QS_INVALID, name,
+                           "raw_data has %zu bytes, %llu elements of %s need %llu",
                            tp->raw_data.len, (unsigned long long)t->count, qs_dtype_name(t->dtype),
                            (unsigned long long)want);
     if (t->count == 0)
@@ -123,10 +128,12 @@ pb_convert(const Onnx__TensorProto *tp, const char *name, struct qs_diag *diag,
         return qs_diag_add(diag, QS_INVALID, name, "rank %zu is above the limit of %d", tp->n_dims,
                            QS_RT_MAX_RANK);
     if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-        return qs_diag_add(diag, QS_UNSUPPORTED, name, "external data in a tensor file is not supported");
+        return qs_diag_add(diag, QS_UNSUPPORTED, name,
+                           "external data in a tensor file is not supported");
     st = qs_rt_new(dtype, (int)tp->n_dims, tp->dims, out);
     if (st == QS_UNSUPPORTED)
-        return qs_diag_add(diag, st, name, "element type %s is not supported", qs_dtype_name(dtype));
+        return qs_diag_add(diag, st, name, "element type %s is not supported",
+                           qs_dtype_name(dtype));
     if (st != QS_OK)
         return qs_diag_add(diag, st, name, "dims are negative or too large");
 

@@ -112,7 +112,8 @@ stack_join(struct interp_call *call, const struct stack *s, int axis, int revers
     if (!first)
         return interp_new(call, dtype, 1, &zero, out);
     if (first->rank + 1 > QS_RT_MAX_RANK || axis < 0 || axis > first->rank)
-        return interp_fail(call, QS_INVALID, "scan output axis %d does not fit rank %d", axis, first->rank);
+        return interp_fail(call, QS_INVALID, "scan output axis %d does not fit rank %d", axis,
+                           first->rank);
     for (size_t i = 1; i < s->count; i++) {
         if (s->items[i]->rank != first->rank || s->items[i]->dtype != first->dtype
             || memcmp(s->items[i]->dims, first->dims, (size_t)first->rank * sizeof(int64_t)) != 0)
@@ -132,7 +133,8 @@ stack_join(struct interp_call *call, const struct stack *s, int axis, int revers
 
         for (uint64_t o = 0; o < outer; o++)
             memcpy((char *)(*out)->data + ((o * s->count + i) * inner) * (uint64_t)esize,
-                   (const char *)t->data + o * inner * (uint64_t)esize, (size_t)(inner * (uint64_t)esize));
+                   (const char *)t->data + o * inner * (uint64_t)esize,
+                   (size_t)(inner * (uint64_t)esize));
     }
     return QS_OK;
 }
@@ -324,7 +326,8 @@ scan_run(struct interp_call *call, const struct scan_args *a, struct qs_rt_tenso
          struct qs_rt_tensor **results)
 {
     size_t nb_in = a->body->n_inputs, nb_out = a->body->n_outputs;
-    struct qs_rt_tensor **bin = qs_calloc(nb_in, sizeof(*bin)), **bout = qs_calloc(nb_out, sizeof(*bout));
+    struct qs_rt_tensor **bin = qs_calloc(nb_in, sizeof(*bin));
+    struct qs_rt_tensor **bout = qs_calloc(nb_out, sizeof(*bout));
     struct stack *stacks = qs_calloc(a->n_out + 1, sizeof(*stacks));
     int axes[QS_RT_MAX_RANK * 4];
     int64_t steps = -1;

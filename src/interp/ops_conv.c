@@ -73,7 +73,8 @@ conv_common(struct interp_call *call, const struct qs_rt_tensor *x, const struct
         return interp_fail(call, QS_INVALID, "group %lld does not divide %lld input channels",
                            (long long)p->group, (long long)p->in_channels);
     if (transpose ? w->dims[0] != p->in_channels : w->dims[1] * p->group != p->in_channels)
-        return interp_fail(call, QS_INVALID, "weight dims do not match %lld input channels in %lld groups",
+        return interp_fail(call, QS_INVALID,
+                           "weight dims do not match %lld input channels in %lld groups",
                            (long long)p->in_channels, (long long)p->group);
     p->out_channels = transpose ? w->dims[1] * p->group : w->dims[0];
     if (p->out_channels % p->group != 0)
@@ -180,7 +181,8 @@ op_conv(struct interp_call *call)
 static void
 transpose_axis(struct conv_params *p, int i, int64_t out_pad, int64_t requested, enum auto_pad mode)
 {
-    int64_t full = p->stride[i] * (p->in[i] - 1) + out_pad + (p->kernel[i] - 1) * p->dilation[i] + 1;
+    int64_t full = p->stride[i] * (p->in[i] - 1) + out_pad
+                   + (p->kernel[i] - 1) * p->dilation[i] + 1;
     int64_t total;
 
     if (requested < 0 && (mode == AUTO_PAD_SAME_UPPER || mode == AUTO_PAD_SAME_LOWER))
@@ -218,7 +220,8 @@ conv_transpose_geometry(struct interp_call *call, const struct qs_rt_tensor *x,
     for (int i = 0; i < p->nd; i++) {
         shape[i] = n_shape < 0 ? -1 : v[n_shape - p->nd + i];
         if (out_pad[i] >= p->stride[i] && out_pad[i] >= p->dilation[i])
-            return interp_fail(call, QS_INVALID, "output_padding %lld is not below stride or dilation",
+            return interp_fail(call, QS_INVALID,
+                               "output_padding %lld is not below stride or dilation",
                                (long long)out_pad[i]);
         transpose_axis(p, i, out_pad[i], shape[i], interp_auto_pad(call->node));
         if (p->out[i] < 0)

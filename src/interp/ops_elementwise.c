@@ -93,7 +93,8 @@ unary_activation(const struct unary_job *j, int64_t b, int64_t e)
     case UN_GELU:
         if (a != 0) {
             for (int64_t i = b; i < e; i++)
-                y[i] = 0.5f * x[i] * (1.0f + tanhf(0.7978845608f * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
+                y[i] = 0.5f * x[i]
+                       * (1.0f + tanhf(0.7978845608f * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
         } else {
             for (int64_t i = b; i < e; i++)
                 y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678f));
@@ -405,7 +406,9 @@ int_row(void *ctx, uint64_t out, const int64_t *off, const int64_t *steps, int64
         else
             ROW_LOOP(int64_t, int64_t, x <= y ? x : y);
         break;
-    case BIN_PRELU: ROW_LOOP(int64_t, int64_t, x < 0 ? (int64_t)((uint64_t)x * (uint64_t)y) : x); break;
+    case BIN_PRELU:
+        ROW_LOOP(int64_t, int64_t, x < 0 ? (int64_t)((uint64_t)x * (uint64_t)y) : x);
+        break;
     case BIN_EQUAL: ROW_LOOP(int64_t, int64_t, x == y); break;
     case BIN_LESS:
         if (u)
@@ -501,7 +504,8 @@ legacy_broadcast_view(struct interp_call *call, struct qs_rt_tensor **b)
 }
 
 static enum qs_status
-binary_setup(struct interp_call *call, const struct binary_job *j, const struct qs_rt_tensor *const *t)
+binary_setup(struct interp_call *call, const struct binary_job *j,
+             const struct qs_rt_tensor *const *t)
 {
     int code = j->code;
 

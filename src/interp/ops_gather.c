@@ -36,8 +36,8 @@ copy_elements(struct qs_rt_tensor *dst, uint64_t at, const struct qs_rt_tensor *
 {
     int esize = rt_esize(src);
 
-    memcpy((char *)dst->data + at * (uint64_t)esize, (const char *)src->data + from * (uint64_t)esize,
-           (size_t)(n * (uint64_t)esize));
+    memcpy((char *)dst->data + at * (uint64_t)esize,
+           (const char *)src->data + from * (uint64_t)esize, (size_t)(n * (uint64_t)esize));
 }
 
 enum qs_status
@@ -136,10 +136,13 @@ op_gather_elements(struct interp_call *call)
     return QS_OK;
 }
 
-/* Add to "*off" the offset in "data" of the index tuple "tuple" (k entries) after "batch_dims" axes. */
+/*
+ * Add to "*off" the offset in "data" of the index tuple "tuple" (k entries) after "batch_dims"
+ * axes.
+ */
 static enum qs_status
-nd_offset(struct interp_call *call, const struct qs_rt_tensor *data, const int64_t *tuple, int64_t k,
-          int batch_dims, const int64_t *strides, int64_t *off)
+nd_offset(struct interp_call *call, const struct qs_rt_tensor *data, const int64_t *tuple,
+          int64_t k, int batch_dims, const int64_t *strides, int64_t *off)
 {
     for (int64_t j = 0; j < k; j++) {
         int d = batch_dims + (int)j;
@@ -170,7 +173,8 @@ op_gather_nd(struct interp_call *call)
     idx = call->in[1];
     k = idx->rank > 0 ? idx->dims[idx->rank - 1] : 0;
     if (idx->rank < 1 || b < 0 || b >= idx->rank || b + k > data->rank)
-        return interp_fail(call, QS_INVALID, "indices shape does not fit the data with batch_dims %d", b);
+        return interp_fail(call, QS_INVALID,
+                           "indices shape does not fit the data with batch_dims %d", b);
     for (int d = 0; d < idx->rank - 1; d++)
         dims[rank++] = idx->dims[d];
     for (int d = b + (int)k; d < data->rank; d++)
@@ -268,7 +272,8 @@ op_scatter_elements(struct interp_call *call)
     idx = call->in[1];
     upd = call->in[2];
     if (idx->rank != data->rank || upd->count != idx->count || upd->dtype != data->dtype)
-        return interp_fail(call, QS_INVALID, "indices and updates must match each other and the data rank");
+        return interp_fail(call, QS_INVALID,
+                           "indices and updates must match each other and the data rank");
     st = interp_convert(call, data, data->dtype, &call->out[0]);
     if (st != QS_OK)
         return st;
@@ -477,7 +482,8 @@ op_trilu(struct interp_call *call)
     rows = x->dims[x->rank - 2];
     cols = x->dims[x->rank - 1];
     for (uint64_t i = 0; i < x->count; i++) {
-        int64_t c = (int64_t)(i % (uint64_t)cols), r = (int64_t)(i / (uint64_t)cols % (uint64_t)rows);
+        int64_t c = (int64_t)(i % (uint64_t)cols);
+        int64_t r = (int64_t)(i / (uint64_t)cols % (uint64_t)rows);
         int keep = upper ? c - r >= k : c - r <= k;
 
         if (keep)
@@ -506,9 +512,10 @@ op_reverse_sequence(struct interp_call *call)
         return st;
     x = call->in[0];
     lens = call->in[1];
-    if (batch_axis < 0 || batch_axis > 1 || time_axis < 0 || time_axis > 1 || batch_axis == time_axis
-        || lens->count != (uint64_t)x->dims[batch_axis])
-        return interp_fail(call, QS_INVALID, "batch_axis, time_axis or sequence_lens do not fit the input");
+    if (batch_axis < 0 || batch_axis > 1 || time_axis < 0 || time_axis > 1
+        || batch_axis == time_axis || lens->count != (uint64_t)x->dims[batch_axis])
+        return interp_fail(call, QS_INVALID,
+                           "batch_axis, time_axis or sequence_lens do not fit the input");
     st = interp_new_like(call, x, &call->out[0]);
     if (st != QS_OK)
         return st;
@@ -519,7 +526,8 @@ op_reverse_sequence(struct interp_call *call)
         int64_t src = (int64_t)pos;
 
         if (len > x->dims[time_axis] || len < 0)
-            return interp_fail(call, QS_INVALID, "sequence length %lld is out of range", (long long)len);
+            return interp_fail(call, QS_INVALID, "sequence length %lld is out of range",
+                               (long long)len);
         if (t < len)
             src += (len - 1 - 2 * t) * strides[time_axis];
         copy_elements(call->out[0], pos, x, (uint64_t)src, 1);

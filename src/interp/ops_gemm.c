@@ -22,7 +22,8 @@ gemm_bias(struct interp_call *call, const struct qs_rt_tensor *c, float beta, fl
     rows = c->rank == 2 ? c->dims[0] : 1;
     cols = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
     if ((rows != 1 && rows != m) || (cols != 1 && cols != n))
-        return interp_fail(call, QS_INVALID, "input C [%lld, %lld] does not broadcast to [%lld, %lld]",
+        return interp_fail(call, QS_INVALID,
+                           "input C [%lld, %lld] does not broadcast to [%lld, %lld]",
                            (long long)rows, (long long)cols, (long long)m, (long long)n);
     for (int64_t i = 0; i < m; i++) {
         const float *src = rt_f(c) + (rows == 1 ? 0 : i * cols);

@@ -58,7 +58,8 @@ nll(struct interp_call *call, const struct qs_rt_tensor *logp, const struct qs_r
     enum qs_status st;
 
     if (logp->rank < 2 || target->rank != logp->rank - 1 || qs_rt_is_float(target->dtype))
-        return interp_fail(call, QS_INVALID, "input must be [N, C, ...] and target [N, ...] integers");
+        return interp_fail(call, QS_INVALID,
+                           "input must be [N, C, ...] and target [N, ...] integers");
     for (int d = 0; d < target->rank; d++) {
         if (target->dims[d] != logp->dims[d == 0 ? 0 : d + 1])
             return interp_fail(call, QS_INVALID, "target dim %d does not match the input", d);
@@ -72,6 +73,7 @@ nll(struct interp_call *call, const struct qs_rt_tensor *logp, const struct qs_r
     for (uint64_t n = 0; n < batch; n++) {
         for (uint64_t i = 0; i < inner; i++) {
             int64_t t = rt_i(target)[n * inner + i];
+            uint64_t at;
             double w;
 
             if (ignore_attr && t == ignore)
@@ -81,7 +83,8 @@ nll(struct interp_call *call, const struct qs_rt_tensor *logp, const struct qs_r
                 return interp_fail(call, QS_INVALID, "target %lld is out of range", (long long)t);
             }
             w = weight ? rt_f(weight)[t] : 1.0;
-            loss[n * inner + i] = (float)(-rt_f(logp)[(n * (uint64_t)classes + (uint64_t)t) * inner + i] * w);
+            at = (n * (uint64_t)classes + (uint64_t)t) * inner + i;
+            loss[n * inner + i] = (float)(-rt_f(logp)[at] * w);
             total += loss[n * inner + i];
             weights += w;
         }

@@ -25,7 +25,8 @@ slice_compare(const struct slices *s, int64_t a, int64_t b)
 {
     for (uint64_t o = 0; o < s->outer; o++) {
         for (uint64_t i = 0; i < s->inner; i++) {
-            uint64_t ia = (o * s->len + (uint64_t)a) * s->inner + i, ib = (o * s->len + (uint64_t)b) * s->inner + i;
+            uint64_t ia = (o * s->len + (uint64_t)a) * s->inner + i;
+            uint64_t ib = (o * s->len + (uint64_t)b) * s->inner + i;
             double x = qs_rt_is_float(s->t->dtype) ? rt_f(s->t)[ia] : (double)rt_i(s->t)[ia];
             double y = qs_rt_is_float(s->t->dtype) ? rt_f(s->t)[ib] : (double)rt_i(s->t)[ib];
 
@@ -66,7 +67,8 @@ static void
 unique_find(const struct slices *s, int sorted, struct unique_result *r)
 {
     int64_t n = (int64_t)s->len, *order = qs_calloc((size_t)n + 1, sizeof(*order));
-    int64_t *tmp = qs_calloc((size_t)n + 1, sizeof(*tmp)), *group = qs_calloc((size_t)n + 1, sizeof(*group));
+    int64_t *tmp = qs_calloc((size_t)n + 1, sizeof(*tmp));
+    int64_t *group = qs_calloc((size_t)n + 1, sizeof(*group));
     int64_t *rank = qs_calloc((size_t)n + 1, sizeof(*rank));
 
     for (int64_t i = 0; i < n; i++)
@@ -124,10 +126,14 @@ unique_outputs(struct interp_call *call, const struct slices *s, const struct un
     dims[axis < 0 ? 0 : axis] = n;
     st = interp_new(call, x->dtype, axis < 0 ? 1 : x->rank, dims, &call->out[0]);
     for (uint64_t o = 0; st == QS_OK && o < s->outer; o++) {
-        for (int64_t g = 0; g < n; g++)
-            memcpy((char *)call->out[0]->data + ((o * (uint64_t)n + (uint64_t)g) * s->inner) * (uint64_t)esize,
-                   (const char *)x->data + ((o * s->len + (uint64_t)r->first[g]) * s->inner) * (uint64_t)esize,
+        for (int64_t g = 0; g < n; g++) {
+            uint64_t to = (o * (uint64_t)n + (uint64_t)g) * s->inner;
+            uint64_t from = (o * s->len + (uint64_t)r->first[g]) * s->inner;
+
+            memcpy((char *)call->out[0]->data + to * (uint64_t)esize,
+                   (const char *)x->data + from * (uint64_t)esize,
                    (size_t)(s->inner * (uint64_t)esize));
+        }
     }
     for (size_t k = 1; k < 4 && k < call->n_out && st == QS_OK; k++) {
         const int64_t *const sources[4] = { NULL, r->first, r->inverse, r->count };
@@ -228,7 +234,8 @@ einsum_parse(struct interp_call *call, struct einsum *e)
     int ell_rank = 0, seen[EINSUM_LABELS] = { 0 };
 
     if (len == 0 || len >= sizeof(buf) || call->n_in > 8)
-        return interp_fail(call, QS_UNSUPPORTED, "equation is empty, too long, or has over 8 operands");
+        return interp_fail(call, QS_UNSUPPORTED,
+                           "equation is empty, too long, or has over 8 operands");
     memcpy(buf, eq, len);
     buf[len] = '\0';
     for (char *p = buf, *q = buf; ; p++) {
@@ -256,12 +263,15 @@ einsum_parse(struct interp_call *call, struct einsum *e)
     for (term = strtok_r(buf, ",", &save); term; term = strtok_r(NULL, ",", &save)) {
         int rank = e->n_ops < (int)call->n_in ? call->in[e->n_ops]->rank : -1;
 
-        if (rank < 0 || einsum_term(term, strlen(term), rank, ell_rank, e->labels[e->n_ops]) != rank)
-            return interp_fail(call, QS_INVALID, "term %d of the equation does not match its operand", e->n_ops);
+        if (rank < 0
+            || einsum_term(term, strlen(term), rank, ell_rank, e->labels[e->n_ops]) != rank)
+            return interp_fail(call, QS_INVALID,
+                               "term %d of the equation does not match its operand", e->n_ops);
         e->n_ops++;
     }
     if (e->n_ops != (int)call->n_in)
-        return interp_fail(call, QS_INVALID, "the equation has %d terms for %zu inputs", e->n_ops, call->n_in);
+        return interp_fail(call, QS_INVALID, "the equation has %d terms for %zu inputs",
+                           e->n_ops, call->n_in);
 
     for (int k = 0; k < e->n_ops; k++) {
         for (int a = 0; a < call->in[k]->rank; a++)
@@ -336,9 +346,11 @@ op_einsum(struct interp_call *call)
             all[n_all++] = l;
     }
     for (int i = 0; i < n_all; i++) {
-        if (qs_mul_overflow_u64(total, (uint64_t)e.size[all[i]], &total) || total > EINSUM_MAX_TERMS)
+        if (qs_mul_overflow_u64(total, (uint64_t)e.size[all[i]], &total)
+            || total > EINSUM_MAX_TERMS)
             return interp_fail(call, QS_UNSUPPORTED,
-                               "the equation needs more than %llu products, too many for direct summation",
+                               "the equation needs more than %llu products, "
+                               "too many for direct summation",
                                (unsigned long long)EINSUM_MAX_TERMS);
     }
     for (uint64_t it = 0; it < total; it++) {
@@ -350,7 +362,8 @@ op_einsum(struct interp_call *call)
             uint64_t off = 0;
 
             for (int a = 0; a < t->rank; a++)
-                off = off * (uint64_t)t->dims[a] + (t->dims[a] == 1 ? 0 : (uint64_t)idx[e.labels[k][a]]);
+                off = off * (uint64_t)t->dims[a]
+                      + (t->dims[a] == 1 ? 0 : (uint64_t)idx[e.labels[k][a]]);
             prod *= rt_f(t)[off];
         }
         for (int i = 0; i < e.n_out; i++)
@@ -464,7 +477,8 @@ tfidf_lookup(const struct tfidf *t, int64_t n, const int64_t *tokens)
     int64_t first_gram = 0;
 
     for (int64_t k = 0; k < n - 1; k++)
-        first_gram += ((k + 1 < t->n_counts ? t->counts[k + 1] : t->n_pool) - t->counts[k]) / (k + 1);
+        first_gram += ((k + 1 < t->n_counts ? t->counts[k + 1] : t->n_pool) - t->counts[k])
+                      / (k + 1);
     for (int64_t p = start, g = 0; p + n <= end; p += n, g++) {
         if (memcmp(t->pool + p, tokens, (size_t)n * sizeof(*tokens)) == 0)
             return first_gram + g < t->n_indexes ? t->indexes[first_gram + g] : -1;
@@ -524,7 +538,11 @@ op_tfidf_vectorizer(struct interp_call *call)
     t.n_indexes = qs_node_attr_ints(call->node, "ngram_indexes", &t.indexes);
     t.n_pool = qs_node_attr_ints(call->node, "pool_int64s", &t.pool);
     t.n_weights = qs_node_attr_floats(call->node, "weights", &t.weights);
-    t.mode = len == 3 && memcmp(mode, "IDF", 3) == 0 ? 1 : len == 5 && memcmp(mode, "TFIDF", 5) == 0 ? 2 : 0;
+    t.mode = 0;
+    if (len == 3 && memcmp(mode, "IDF", 3) == 0)
+        t.mode = 1;
+    else if (len == 5 && memcmp(mode, "TFIDF", 5) == 0)
+        t.mode = 2;
     if (t.min_n < 1 || t.max_n < t.min_n || t.max_n > 64 || t.max_skip < 0 || t.n_counts < 1
         || t.n_indexes < 1 || t.n_pool < 0 || t.max_skip > INT32_MAX)
         return interp_fail(call, QS_INVALID, "n-gram attributes are missing or inconsistent");

@@ -88,7 +88,8 @@ op_batch_norm(struct interp_call *call)
     if (st == QS_OK)
         st = interp_need_float(call, 0);
     if (st == QS_OK && call->in[0]->rank < 2)
-        st = interp_fail(call, QS_INVALID, "input has rank %d, at least 2 expected", call->in[0]->rank);
+        st = interp_fail(call, QS_INVALID, "input has rank %d, at least 2 expected",
+                         call->in[0]->rank);
     if (st != QS_OK)
         return st;
     x = call->in[0];

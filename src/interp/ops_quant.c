@@ -24,8 +24,8 @@ struct quant_layout {
 };
 
 static enum qs_status
-quant_layout(struct interp_call *call, const struct qs_rt_tensor *x, const struct qs_rt_tensor *scale,
-             struct quant_layout *q)
+quant_layout(struct interp_call *call, const struct qs_rt_tensor *x,
+             const struct qs_rt_tensor *scale, struct quant_layout *q)
 {
     int axis = 0;
     int64_t block = qs_node_attr_int(call->node, "block_size", 0);
@@ -38,7 +38,8 @@ quant_layout(struct interp_call *call, const struct qs_rt_tensor *x, const struc
         return QS_OK;
     /* The com.microsoft forms always took an axis. */
     if (call->opset < 13 && call->node->domain[0] == '\0')
-        return interp_fail(call, QS_INVALID, "scale has %llu elements; before opset 13 it must be a scalar",
+        return interp_fail(call, QS_INVALID,
+                           "scale has %llu elements; before opset 13 it must be a scalar",
                            (unsigned long long)scale->count);
     st = interp_axis(call, qs_node_attr_int(call->node, "axis", 1), x->rank, &axis);
     if (st != QS_OK)
@@ -361,7 +362,10 @@ op_qlinear_matmul(struct interp_call *call)
     return st;
 }
 
-/* Float convolution of zero-point-adjusted integer inputs (exact while partial sums stay below 2^24). */
+/*
+ * Float convolution of zero-point-adjusted integer inputs (exact while partial sums stay below
+ * 2^24).
+ */
 static enum qs_status
 conv_adjusted(struct interp_call *call, size_t ix, size_t ixzp, size_t iw, size_t iwzp,
               struct qs_rt_tensor **acc)
@@ -372,7 +376,8 @@ conv_adjusted(struct interp_call *call, size_t ix, size_t ixzp, size_t iw, size_
 
     st = subtract_zero_point(call, call->in[ix], call->n_in > ixzp ? call->in[ixzp] : NULL, 1, &x);
     if (st == QS_OK)
-        st = subtract_zero_point(call, call->in[iw], call->n_in > iwzp ? call->in[iwzp] : NULL, 0, &w);
+        st = subtract_zero_point(call, call->in[iw], call->n_in > iwzp ? call->in[iwzp] : NULL,
+                                 0, &w);
     if (st == QS_OK)
         st = interp_convert(call, x, QS_DT_FLOAT, &xf);
     if (st == QS_OK)

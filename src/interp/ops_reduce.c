@@ -42,7 +42,8 @@ reduce_axes(struct interp_call *call, int rank, int64_t *axes, size_t *n)
     }
     count = qs_node_attr_ints(call->node, "axes", &v);
     if (count > rank || count > QS_RT_MAX_RANK)
-        return interp_fail(call, QS_INVALID, "attribute axes has %td entries for rank %d", count, rank);
+        return interp_fail(call, QS_INVALID, "attribute axes has %td entries for rank %d",
+                           count, rank);
     if (count > 0)
         memcpy(axes, v, (size_t)count * sizeof(*v));
     *n = count > 0 ? (size_t)count : 0;
@@ -233,7 +234,8 @@ op_reduce(struct interp_call *call)
     y = call->out[0];
     for (uint64_t r = 0; r < rp.rows; r++) {
         if (qs_rt_is_float(xt->dtype))
-            rt_f(y)[r] = (float)reduce_row_float(call->op->arg, rt_f(xt) + r * rp.row_len, rp.row_len);
+            rt_f(y)[r] = (float)reduce_row_float(call->op->arg, rt_f(xt) + r * rp.row_len,
+                                                 rp.row_len);
         else
             rt_i(y)[r] = reduce_row_int(call->op->arg, rt_i(xt) + r * rp.row_len, rp.row_len);
     }
@@ -285,8 +287,9 @@ op_argmax(struct interp_call *call)
             uint64_t base = o * v.len * v.inner + i, best = 0;
 
             for (uint64_t k = 1; k < v.len; k++) {
-                double a = qs_rt_is_float(x->dtype) ? rt_f(x)[base + k * v.inner] : (double)rt_i(x)[base + k * v.inner];
-                double b = qs_rt_is_float(x->dtype) ? rt_f(x)[base + best * v.inner] : (double)rt_i(x)[base + best * v.inner];
+                uint64_t ia = base + k * v.inner, ib = base + best * v.inner;
+                double a = qs_rt_is_float(x->dtype) ? rt_f(x)[ia] : (double)rt_i(x)[ia];
+                double b = qs_rt_is_float(x->dtype) ? rt_f(x)[ib] : (double)rt_i(x)[ib];
 
                 if (is_max ? (a > b || (last && a == b)) : (a < b || (last && a == b)))
                     best = k;
@@ -383,7 +386,10 @@ op_softmax(struct interp_call *call)
 
 /* ---- TopK ---------------------------------------------------------------- */
 
-/* One element of a TopK line: the sort key is negated for "largest" so one ascending order serves. */
+/*
+ * One element of a TopK line: the sort key is negated for "largest" so one ascending order
+ * serves.
+ */
 struct topk_entry {
     double key;
     int64_t ikey;
@@ -463,7 +469,8 @@ op_topk(struct interp_call *call)
                     line[j].key = largest ? -(double)rt_f(x)[base + j * v.inner]
                                           : rt_f(x)[base + j * v.inner];
                 else    /* ~v reverses the order of int64 values without overflow */
-                    line[j].ikey = largest ? ~rt_i(x)[base + j * v.inner] : rt_i(x)[base + j * v.inner];
+                    line[j].ikey = largest ? ~rt_i(x)[base + j * v.inner]
+                                           : rt_i(x)[base + j * v.inner];
             }
             qsort(line, v.len, sizeof(*line), is_float ? topk_compare_float : topk_compare_int);
             for (int64_t j = 0; j < k; j++) {
@@ -522,7 +529,8 @@ op_cumsum(struct interp_call *call)
                 } else {
                     int64_t cur = rt_i(x)[at];
 
-                    rt_i(call->out[0])[at] = exclusive ? iacc : (int64_t)((uint64_t)iacc + (uint64_t)cur);
+                    rt_i(call->out[0])[at] = exclusive ? iacc
+                                                       : (int64_t)((uint64_t)iacc + (uint64_t)cur);
                     iacc = (int64_t)((uint64_t)iacc + (uint64_t)cur);
                 }
             }
@@ -533,7 +541,10 @@ op_cumsum(struct interp_call *call)
 
 /* ---- MeanVarianceNormalization ------------------------------------------ */
 
-/* (x - mean) / (sqrt(E[x^2] - mean^2) + 1e-9) over "axes" (default 0, 2, 3), as the ONNX function body. */
+/*
+ * (x - mean) / (sqrt(E[x^2] - mean^2) + 1e-9) over "axes" (default 0, 2, 3), as the ONNX
+ * function body.
+ */
 enum qs_status
 op_mean_variance_normalization(struct interp_call *call)
 {

@@ -36,7 +36,8 @@ resize_source_coord(const struct resize_axis_params *p, int64_t x)
         return (xf + 0.5f) / p->scale;
     case COORD_TF_CROP_AND_RESIZE:
         if (p->out_len > 1)
-            return p->roi_start * (in - 1) + xf * (p->roi_end - p->roi_start) * (in - 1) / (out - 1);
+            return p->roi_start * (in - 1)
+                   + xf * (p->roi_end - p->roi_start) * (in - 1) / (out - 1);
         return 0.5f * (p->roi_start + p->roi_end) * (in - 1);
     default:
         return xf / p->scale;
@@ -135,7 +136,8 @@ void
 resize_taps_init(const struct resize_axis_params *p, struct resize_taps *t)
 {
     size_t n = (size_t)(p->out_len > 0 ? p->out_len : 1);
-    int identity = p->in_len == p->out_len && p->scale == 1.0f && p->coord != COORD_TF_CROP_AND_RESIZE;
+    int identity = p->in_len == p->out_len && p->scale == 1.0f
+                   && p->coord != COORD_TF_CROP_AND_RESIZE;
 
     if (identity || p->mode == RESIZE_NEAREST)
         t->taps = 1;
@@ -199,8 +201,10 @@ check_resize(const struct qs_node *node, int64_t opset, char *buf, size_t size)
 {
     int resize11 = strcmp(node->op_type, "Resize") == 0 && opset >= 11;
 
-    if (!attr_is(node, "mode", "nearest", "nearest") && !attr_is(node, "mode", "nearest", "linear")
-        && !attr_is(node, "mode", "nearest", "cubic") && !attr_is(node, "mode", "nearest", "bilinear"))
+    if (!attr_is(node, "mode", "nearest", "nearest")
+        && !attr_is(node, "mode", "nearest", "linear")
+        && !attr_is(node, "mode", "nearest", "cubic")
+        && !attr_is(node, "mode", "nearest", "bilinear"))
         return "mode is not nearest, linear or cubic";
     if (!resize11)
         return attr_is(node, "mode", "nearest", "cubic") ? "cubic mode before opset 11" : NULL;
@@ -224,11 +228,16 @@ resize_modes(struct interp_call *call, struct resize_axis_params *a)
     a->mode = attr_is(node, "mode", "nearest", "nearest") ? RESIZE_NEAREST
               : attr_is(node, "mode", "nearest", "cubic") ? RESIZE_CUBIC : RESIZE_LINEAR;
     a->coord = modern ? coord_mode(node) : COORD_ASYMMETRIC;
-    a->nearest = !modern ? NEAREST_SIMPLE
-                 : attr_is(node, "nearest_mode", "round_prefer_floor", "round_prefer_ceil") ? NEAREST_ROUND_PREFER_CEIL
-                 : attr_is(node, "nearest_mode", "round_prefer_floor", "floor") ? NEAREST_FLOOR
-                 : attr_is(node, "nearest_mode", "round_prefer_floor", "ceil") ? NEAREST_CEIL
-                 : NEAREST_ROUND_PREFER_FLOOR;
+    if (!modern)
+        a->nearest = NEAREST_SIMPLE;
+    else if (attr_is(node, "nearest_mode", "round_prefer_floor", "round_prefer_ceil"))
+        a->nearest = NEAREST_ROUND_PREFER_CEIL;
+    else if (attr_is(node, "nearest_mode", "round_prefer_floor", "floor"))
+        a->nearest = NEAREST_FLOOR;
+    else if (attr_is(node, "nearest_mode", "round_prefer_floor", "ceil"))
+        a->nearest = NEAREST_CEIL;
+    else
+        a->nearest = NEAREST_ROUND_PREFER_FLOOR;
     a->cubic_a = qs_node_attr_float(node, "cubic_coeff_a", -0.75f);
     a->exclude_outside = (int)qs_node_attr_int(node, "exclude_outside", 0);
 }
@@ -301,7 +310,8 @@ resize_args(struct interp_call *call, const struct qs_rt_tensor *x, struct resiz
             a->out_len = (int64_t)len;
         }
         if (!(a->scale > 0) || isinf(a->scale) || a->out_len < 0 || a->out_len > INT32_MAX)
-            return interp_fail(call, QS_INVALID, "scale %g of axis %d is invalid", (double)a->scale, d);
+            return interp_fail(call, QS_INVALID, "scale %g of axis %d is invalid",
+                               (double)a->scale, d);
         a->roi_start = n_roi == 2 * (size_t)x->rank ? roi[d] : 0.0f;
         a->roi_end = n_roi == 2 * (size_t)x->rank ? roi[x->rank + d] : 1.0f;
         r->out_dims[d] = a->out_len;

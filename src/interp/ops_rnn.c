@@ -198,7 +198,8 @@ rnn_check_optional(struct interp_call *call, const struct rnn *r)
         return interp_fail(call, QS_INVALID, "B has %llu elements", (unsigned long long)t->count);
     t = call->n_in > 4 ? call->in[4] : NULL;
     if (t && (qs_rt_is_float(t->dtype) || t->count != (uint64_t)r->batch))
-        return interp_fail(call, QS_INVALID, "sequence_lens must be %lld integers", (long long)r->batch);
+        return interp_fail(call, QS_INVALID, "sequence_lens must be %lld integers",
+                           (long long)r->batch);
     for (size_t i = 5; i <= 6; i++) {
         t = call->n_in > i ? call->in[i] : NULL;
         if (t && t->count != (uint64_t)r->dirs * bh)
@@ -215,7 +216,8 @@ rnn_check_optional(struct interp_call *call, const struct rnn *r)
 struct rnn_dir {
     int d, reverse;
     const float *w, *rw, *wb, *rb, *p;   /* W, R, Wb, Rb, P of this direction (B, P may be NULL) */
-    float *xw;                           /* [seq, batch, gates*H]: X W^T + Wb (+ Rb where it adds) */
+    float *xw;                           /* [seq, batch, gates*H]: X W^T + Wb, plus Rb
+                                            where it adds */
     float *h, *c;                        /* [batch, H] */
     float *hr;                           /* [batch, gates*H]: H R^T */
     float *tmp;                          /* [batch, H] */
@@ -277,7 +279,8 @@ gru_candidate(const struct rnn *r, struct rnn_dir *s, const float *xw_step)
     for (int64_t b = 0; b < r->batch; b++) {
         for (int64_t j = 0; j < H; j++) {
             float gate = activate(&r->act[s->d][0],
-                                  clipped(r, xw_step[b * 3 * H + H + j] + s->hr[b * 3 * H + H + j]));
+                                  clipped(r, xw_step[b * 3 * H + H + j]
+                                             + s->hr[b * 3 * H + H + j]));
             float rbh = s->rb ? s->rb[2 * H + j] : 0;
 
             if (r->linear_before_reset)
@@ -338,8 +341,9 @@ rnn_direction(const struct rnn *r, struct rnn_dir *s, float *y)
                 int64_t len = r->lens ? r->lens[b] : r->seq;
                 int64_t t = s->reverse ? len - 1 - step : step;
 
-                memcpy(xw_step + b * gh, s->xw + ((t >= 0 && t < r->seq ? t : 0) * r->batch + b) * gh,
-                       (size_t)gh * sizeof(float));
+                int64_t from = ((t >= 0 && t < r->seq ? t : 0) * r->batch + b) * gh;
+
+                memcpy(xw_step + b * gh, s->xw + from, (size_t)gh * sizeof(float));
             }
             gru_candidate(r, s, xw_step);
             free(xw_step);

@@ -84,8 +84,8 @@ reshape_dims(struct interp_call *call, const struct qs_rt_tensor *x, int64_t *sh
     for (size_t i = 0; i < n; i++) {
         if (shape[i] == 0 && !allowzero) {
             if ((int)i >= x->rank)
-                return interp_fail(call, QS_INVALID, "shape entry %zu is 0 but the input has rank %d",
-                                   i, x->rank);
+                return interp_fail(call, QS_INVALID,
+                                   "shape entry %zu is 0 but the input has rank %d", i, x->rank);
             shape[i] = x->dims[i];
         }
         if (shape[i] == -1 && infer < 0) {
@@ -93,13 +93,15 @@ reshape_dims(struct interp_call *call, const struct qs_rt_tensor *x, int64_t *sh
             continue;
         }
         if (shape[i] < 0)
-            return interp_fail(call, QS_INVALID, "shape entry %zu is %lld", i, (long long)shape[i]);
+            return interp_fail(call, QS_INVALID, "shape entry %zu is %lld", i,
+                               (long long)shape[i]);
         if (qs_mul_overflow_u64(known, (uint64_t)shape[i], &known))
             return interp_fail(call, QS_INVALID, "shape element count overflows");
     }
     if (infer >= 0) {
         if (known == 0 || x->count % known != 0)
-            return interp_fail(call, QS_INVALID, "cannot infer dim %d: %llu elements do not divide by %llu",
+            return interp_fail(call, QS_INVALID,
+                               "cannot infer dim %d: %llu elements do not divide by %llu",
                                infer, (unsigned long long)x->count, (unsigned long long)known);
         shape[infer] = (int64_t)(x->count / known);
     }
@@ -430,10 +432,12 @@ concat_shape(struct interp_call *call, int axis, int64_t *dims)
         const struct qs_rt_tensor *t = call->in[k];
 
         if (t->rank != first->rank || t->dtype != first->dtype)
-            return interp_fail(call, QS_INVALID, "input %zu differs in rank or type from input 0", k);
+            return interp_fail(call, QS_INVALID,
+                               "input %zu differs in rank or type from input 0", k);
         for (int d = 0; d < t->rank; d++) {
             if (d != axis && t->dims[d] != first->dims[d])
-                return interp_fail(call, QS_INVALID, "input %zu has %lld in dim %d, input 0 has %lld",
+                return interp_fail(call, QS_INVALID,
+                                   "input %zu has %lld in dim %d, input 0 has %lld",
                                    k, (long long)t->dims[d], d, (long long)first->dims[d]);
         }
         if (__builtin_add_overflow(dims[axis], t->dims[axis], &dims[axis]))
@@ -469,7 +473,8 @@ op_concat(struct interp_call *call)
 
         for (uint64_t o = 0; o < outer && row > 0; o++)
             memcpy((char *)call->out[0]->data + (o * out_row + offset) * (uint64_t)esize,
-                   (const char *)t->data + o * row * (uint64_t)esize, (size_t)(row * (uint64_t)esize));
+                   (const char *)t->data + o * row * (uint64_t)esize,
+                   (size_t)(row * (uint64_t)esize));
         offset += row;
     }
     return QS_OK;
@@ -545,7 +550,8 @@ op_split(struct interp_call *call)
         st = interp_new_uninit(call, x->dtype, x->rank, dims, &call->out[k]);
         for (uint64_t o = 0; st == QS_OK && o < outer && row > 0; o++)
             memcpy((char *)call->out[k]->data + o * row * (uint64_t)esize,
-                   (const char *)x->data + (o * in_row + (uint64_t)offset * inner) * (uint64_t)esize,
+                   (const char *)x->data
+                       + (o * in_row + (uint64_t)offset * inner) * (uint64_t)esize,
                    (size_t)(row * (uint64_t)esize));
         offset += sizes[k];
     }

@@ -108,14 +108,16 @@ op_dft(struct interp_call *call)
     for (uint64_t o = 0; o < outer; o++) {
         for (uint64_t i = 0; i < inner; i++) {
             for (int64_t j = 0; j < len; j++) {
-                const float *e = rt_f(x) + ((o * (uint64_t)len + (uint64_t)j) * inner + i) * (complex_in ? 2 : 1);
+                uint64_t at = (o * (uint64_t)len + (uint64_t)j) * inner + i;
+                const float *e = rt_f(x) + at * (complex_in ? 2 : 1);
 
                 re[j] = e[0];
                 im[j] = complex_in ? e[1] : 0;
             }
             dft_line(&plan, re, im, len, bins, ore, oim);
             for (int64_t k = 0; k < bins; k++) {
-                float *e = rt_f(call->out[0]) + ((o * (uint64_t)bins + (uint64_t)k) * inner + i) * 2;
+                uint64_t at = (o * (uint64_t)bins + (uint64_t)k) * inner + i;
+                float *e = rt_f(call->out[0]) + at * 2;
 
                 e[0] = (float)ore[k];
                 e[1] = (float)oim[k];
@@ -153,9 +155,10 @@ op_stft(struct interp_call *call)
         return st;
     complex_in = x->dims[2] == 2;
     slen = x->dims[1];
-    if (step < 1 || flen < 1 || flen > slen || flen > (1 << 24) || (window && window->count != (uint64_t)flen)
-        || (x->dims[2] != 1 && !complex_in))
-        return interp_fail(call, QS_INVALID, "frame_step, frame_length or window do not fit the signal");
+    if (step < 1 || flen < 1 || flen > slen || flen > (1 << 24)
+        || (window && window->count != (uint64_t)flen) || (x->dims[2] != 1 && !complex_in))
+        return interp_fail(call, QS_INVALID,
+                           "frame_step, frame_length or window do not fit the signal");
     frames = (slen - flen) / step + 1;
     bins = onesided ? flen / 2 + 1 : flen;
     dims[0] = x->dims[0];
@@ -252,7 +255,8 @@ op_mel_weight_matrix(struct interp_call *call)
     if (st == QS_OK)
         st = interp_scalar_float(call, 4, 0, &hi);
     if (st == QS_OK && (mels < 1 || mels > 65536 || dft < 1 || dft > (1 << 24) || rate < 1))
-        st = interp_fail(call, QS_INVALID, "num_mel_bins, dft_length or sample_rate is out of range");
+        st = interp_fail(call, QS_INVALID,
+                         "num_mel_bins, dft_length or sample_rate is out of range");
     if (st != QS_OK)
         return st;
     spec_bins = dft / 2 + 1;
@@ -278,8 +282,14 @@ op_mel_weight_matrix(struct interp_call *call)
         int64_t left = edges[m], center = edges[m + 1], right = edges[m + 2];
 
         for (int64_t j = left; j <= right; j++) {
-            double v = j == center ? 1.0 : j < center ? (double)(j - left) / (double)(center - left)
-                                                      : (double)(right - j) / (double)(right - center);
+            double v;
+
+            if (j == center)
+                v = 1.0;
+            else if (j < center)
+                v = (double)(j - left) / (double)(center - left);
+            else
+                v = (double)(right - j) / (double)(right - center);
 
             if (j < 0 || j >= spec_bins || (j == right && right != center))
                 continue;

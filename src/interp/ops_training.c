@@ -25,7 +25,8 @@ optimizer_shape(struct interp_call *call, size_t groups, size_t outs, size_t *n)
     if (call->n_out != outs * *n)
         return interp_fail(call, QS_INVALID, "expected %zu outputs", outs * *n);
     for (size_t i = 2; i < call->n_in; i++) {
-        if (!qs_rt_is_float(call->in[i]->dtype) || call->in[i]->count != call->in[2 + (i - 2) % *n]->count)
+        if (!qs_rt_is_float(call->in[i]->dtype)
+            || call->in[i]->count != call->in[2 + (i - 2) % *n]->count)
             return interp_fail(call, QS_INVALID, "input %zu does not match its X", i);
     }
     for (size_t k = 0; k < call->n_out && st == QS_OK; k++)

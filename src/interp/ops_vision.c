@@ -145,8 +145,8 @@ op_nonmax_suppression(struct interp_call *call)
     for (int64_t b = 0; b < boxes->dims[0]; b++) {
         for (int64_t c = 0; c < scores->dims[1]; c++)
             nms_class(rt_f(boxes) + b * boxes->dims[1] * 4,
-                      rt_f(scores) + (b * scores->dims[1] + c) * scores->dims[2], boxes->dims[1], &a,
-                      b, c, &sel, &n_sel);
+                      rt_f(scores) + (b * scores->dims[1] + c) * scores->dims[2], boxes->dims[1],
+                      &a, b, c, &sel, &n_sel);
     }
     dims[0] = (int64_t)n_sel;
     dims[1] = 3;
@@ -280,7 +280,8 @@ op_roi_align(struct interp_call *call)
     a.ratio = qs_node_attr_int(call->node, "sampling_ratio", 0);
     a.scale = qs_node_attr_float(call->node, "spatial_scale", 1.0f);
     a.is_max = attr_equals(call->node, "mode", "avg", "max");
-    a.half_pixel = attr_equals(call->node, "coordinate_transformation_mode", "half_pixel", "half_pixel");
+    a.half_pixel = attr_equals(call->node, "coordinate_transformation_mode", "half_pixel",
+                               "half_pixel");
     a.offset = a.half_pixel ? 0.5f : 0.0f;
     if (a.oh < 1 || a.ow < 1 || a.oh > 65536 || a.ow > 65536 || a.ratio > 4096)
         return interp_fail(call, QS_INVALID, "output size or sampling_ratio is out of range");
@@ -332,7 +333,8 @@ grid_reflect(float x, float lo, float hi)
 static float
 grid_bound(const struct grid_args *a, float x, int64_t len)
 {
-    float lo = a->align_corners ? 0.0f : -0.5f, hi = a->align_corners ? (float)(len - 1) : (float)len - 0.5f;
+    float lo = a->align_corners ? 0.0f : -0.5f;
+    float hi = a->align_corners ? (float)(len - 1) : (float)len - 0.5f;
 
     if (a->padding == GRID_BORDER)
         return x < 0 ? 0 : x > (float)(len - 1) ? (float)(len - 1) : x;
@@ -416,10 +418,12 @@ check_grid_sample(const struct qs_node *node, int64_t opset, char *buf, size_t s
     (void)opset;
     (void)buf;
     (void)size;
-    if (!attr_equals(node, "mode", "bilinear", "bilinear") && !attr_equals(node, "mode", "bilinear", "nearest")
+    if (!attr_equals(node, "mode", "bilinear", "bilinear")
+        && !attr_equals(node, "mode", "bilinear", "nearest")
         && !attr_equals(node, "mode", "bilinear", "bicubic"))
         return "mode is not bilinear, nearest or bicubic";
-    if (!attr_equals(node, "padding_mode", "zeros", "zeros") && !attr_equals(node, "padding_mode", "zeros", "border")
+    if (!attr_equals(node, "padding_mode", "zeros", "zeros")
+        && !attr_equals(node, "padding_mode", "zeros", "border")
         && !attr_equals(node, "padding_mode", "zeros", "reflection"))
         return "padding_mode is not zeros, border or reflection";
     return NULL;
@@ -445,13 +449,18 @@ op_grid_sample(struct interp_call *call)
     w = x->dims[3];
     oh = grid->dims[1];
     ow = grid->dims[2];
-    if (grid->dims[0] != n || grid->dims[3] != 2 || !qs_rt_is_float(x->dtype) || !qs_rt_is_float(grid->dtype))
+    if (grid->dims[0] != n || grid->dims[3] != 2 || !qs_rt_is_float(x->dtype)
+        || !qs_rt_is_float(grid->dtype))
         return interp_fail(call, QS_INVALID, "grid must be [N, H_out, W_out, 2] floats");
     a.align_corners = (int)qs_node_attr_int(call->node, "align_corners", 0);
     a.mode = attr_equals(call->node, "mode", "bilinear", "nearest") ? 1
              : attr_equals(call->node, "mode", "bilinear", "bicubic") ? 2 : 0;
-    a.padding = attr_equals(call->node, "padding_mode", "zeros", "border") ? GRID_BORDER
-                : attr_equals(call->node, "padding_mode", "zeros", "reflection") ? GRID_REFLECTION : GRID_ZEROS;
+    if (attr_equals(call->node, "padding_mode", "zeros", "border"))
+        a.padding = GRID_BORDER;
+    else if (attr_equals(call->node, "padding_mode", "zeros", "reflection"))
+        a.padding = GRID_REFLECTION;
+    else
+        a.padding = GRID_ZEROS;
     dims[0] = n;
     dims[1] = c;
     dims[2] = oh;
@@ -524,7 +533,8 @@ op_max_unpool(struct interp_call *call)
     np = qs_node_attr_ints(call->node, "pads", &pads);
     if (nd < 1 || nk != nd || (ns >= 0 && ns != nd) || (np >= 0 && np != 2 * nd)
         || idx->count != x->count || qs_rt_is_float(idx->dtype))
-        return interp_fail(call, QS_INVALID, "kernel_shape, strides, pads or indices do not fit the input");
+        return interp_fail(call, QS_INVALID,
+                           "kernel_shape, strides, pads or indices do not fit the input");
     natural[0] = x->dims[0];
     natural[1] = x->dims[1];
     for (int d = 0; d < nd; d++)

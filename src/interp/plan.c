@@ -21,7 +21,7 @@ static const char *const folding_ops[] = {
 };
 
 struct graph_plan *
-interp_plan_of(struct qs_interp *in, const struct qs_graph *g)
+interp_plan_of(const struct qs_interp *in, const struct qs_graph *g)
 {
     for (size_t i = 0; i < in->n_plans; i++) {
         if (in->plans[i].graph == g)
@@ -370,45 +370,120 @@ add_sat(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+/* Everything a graph's estimate needs: the interpreter, the run inputs and their dims. */
+struct estimate {
+    const struct qs_interp *interp;
+    struct qs_rt_tensor *const *inputs;
+    struct dim_binding binding;
+};
+
+static uint64_t graph_peak(const struct estimate *e, const struct graph_plan *gp);
+
+/*
+ * Bytes of every value of "gp" that is computed at run time (constants
+ * count 0: they are counted once for the whole model).  The main graph's
+ * run inputs count the size of the tensors given.
+ */
+static uint64_t *
+slot_bytes(const struct estimate *e, const struct graph_plan *gp)
+{
+    const struct qs_interp *in = e->interp;
+    uint64_t *bytes = qs_calloc(gp->n_values ? gp->n_values : 1, sizeof(*bytes));
+
+    for (size_t i = 0; i < gp->n_values; i++) {
+        if (!gp->is_const[i])
+            bytes[i] = value_bytes(gp->graph->values[i], &e->binding);
+    }
+    if (gp != &in->plans[0])
+        return bytes;
+    for (size_t i = 0; i < in->n_inputs; i++) {
+        uint32_t slot = gp->in_slots[in->input_index[i]];
+        const struct qs_rt_tensor *t = e->inputs[i];
+
+        if (slot == NO_SLOT || !t)
+            continue;
+        if (qs_mul_overflow_u64(t->count, (uint64_t)rt_esize(t), &bytes[slot]))
+            bytes[slot] = UINT64_MAX;
+    }
+    return bytes;
+}
+
+static uint64_t
+release_bytes(uint64_t live, const uint64_t *bytes, const uint32_t *slots, size_t n)
+{
+    for (size_t r = 0; r < n; r++)
+        live = live >= bytes[slots[r]] ? live - bytes[slots[r]] : 0;
+    return live;
+}
+
+/*
+ * Peak of the values a node's subgraphs hold while it runs: the largest
+ * of its subgraphs, since one If branch runs and a Loop or Scan body's
+ * values are freed before its next iteration.
+ */
+static uint64_t
+subgraphs_peak(const struct estimate *e, const struct qs_node *node)
+{
+    uint64_t max_peak = 0;
+
+    for (size_t s = 0; s < node->n_subgraphs; s++) {
+        const struct graph_plan *sub = interp_plan_of(e->interp, node->subgraphs[s]);
+        uint64_t peak = sub ? graph_peak(e, sub) : 0;
+
+        max_peak = peak > max_peak ? peak : max_peak;
+    }
+    return max_peak;
+}
+
+/*
+ * The largest sum of live run-time values while "gp" runs once: its
+ * inputs, then each node's outputs until their last reader.  A node with
+ * subgraphs adds their peak while it runs.
+ */
+static uint64_t
+graph_peak(const struct estimate *e, const struct graph_plan *gp)
+{
+    const struct qs_graph *g = gp->graph;
+    uint64_t *bytes = slot_bytes(e, gp);
+    uint64_t live = 0, peak;
+
+    for (size_t i = 0; i < g->n_inputs; i++) {
+        if (gp->in_slots[i] != NO_SLOT)
+            live = add_sat(live, bytes[gp->in_slots[i]]);
+    }
+    peak = live;
+    live = release_bytes(live, bytes, gp->release, gp->n_release);
+
+    for (size_t n = 0; n < g->n_nodes; n++) {
+        const struct node_plan *np = &gp->nodes[n];
+        uint64_t during = add_sat(live, subgraphs_peak(e, np->node));
+
+        peak = during > peak ? during : peak;
+        for (size_t o = 0; o < np->node->n_outputs; o++) {
+            if (np->out[o] != NO_SLOT)
+                live = add_sat(live, bytes[np->out[o]]);
+        }
+        peak = live > peak ? live : peak;
+        live = release_bytes(live, bytes, np->release, np->n_release);
+    }
+    free(bytes);
+    return peak;
+}
+
 uint64_t
 qs_interp_estimate_peak(const struct qs_interp *interp, struct qs_rt_tensor *const *inputs)
 {
-    const struct graph_plan *main_plan = &interp->plans[0];
-    struct dim_binding b;
-    uint64_t consts = 0, live = 0, peak;
+    struct estimate e = { .interp = interp, .inputs = inputs };
+    uint64_t consts = 0;
 
-    bind_dims(interp, inputs, &b);
+    bind_dims(interp, inputs, &e.binding);
     for (size_t p = 0; p < interp->n_plans; p++) {
         const struct graph_plan *gp = &interp->plans[p];
 
         for (size_t i = 0; i < gp->n_values; i++) {
             if (gp->is_const[i])
-                consts = add_sat(consts, value_bytes(gp->graph->values[i], &b));
+                consts = add_sat(consts, value_bytes(gp->graph->values[i], &e.binding));
         }
     }
-    for (size_t i = 0; i < interp->n_inputs; i++) {
-        uint64_t bytes;
-
-        if (inputs[i] && !qs_mul_overflow_u64(inputs[i]->count, (uint64_t)rt_esize(inputs[i]), &bytes))
-            live = add_sat(live, bytes);
-    }
-    peak = live;
-
-    /* NOTE: values inside subgraphs are not counted; only the main graph's schedule is. */
-    for (size_t n = 0; n < main_plan->graph->n_nodes; n++) {
-        const struct node_plan *np = &main_plan->nodes[n];
-
-        for (size_t o = 0; o < np->node->n_outputs; o++) {
-            if (np->out[o] != NO_SLOT && !main_plan->is_const[np->out[o]])
-                live = add_sat(live, value_bytes(np->node->outputs[o], &b));
-        }
-        peak = live > peak ? live : peak;
-        for (size_t r = 0; r < np->n_release; r++) {
-            uint64_t bytes = value_bytes(main_plan->graph->values[np->release[r]], &b);
-
-            live = live >= bytes ? live - bytes : 0;
-        }
-    }
-    return add_sat(consts, peak);
+    return add_sat(consts, graph_peak(&e, &interp->plans[0]));
 }
-

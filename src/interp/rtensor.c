@@ -132,7 +132,10 @@ rt_new(int dtype, int rank, const int64_t *dims, int zeroed, struct qs_rt_tensor
     if (rank > 0)
         memcpy(t->dims, dims, (size_t)rank * sizeof(*dims));
     t->count = count;
-    t->data = zeroed ? qs_calloc(1, bytes ? (size_t)bytes : 1) : qs_malloc(bytes ? (size_t)bytes : 1);
+    if (zeroed)
+        t->data = qs_calloc(1, bytes ? (size_t)bytes : 1);
+    else
+        t->data = qs_malloc(bytes ? (size_t)bytes : 1);
     t->refs = 1;
     *out = t;
     return QS_OK;

@@ -27,7 +27,8 @@ new_output(struct interp_call *call, int dtype, int rank, const int64_t *dims, i
                            QS_RT_MAX_RANK);
     if (rt_mul_dims(rank, dims, &count))
         return interp_fail(call, st, "output shape is negative or its element count overflows");
-    return interp_fail(call, st, "output of %llu elements exceeds the allocation limit of %llu bytes",
+    return interp_fail(call, st,
+                       "output of %llu elements exceeds the allocation limit of %llu bytes",
                        (unsigned long long)count, (unsigned long long)qs_rt_alloc_limit());
 }
 

@@ -156,9 +156,11 @@ compare_thread_counts(struct qs_interp *interp, int threads, struct qs_rt_tensor
     for (size_t i = 0; i < n_out && r->result == HARNESS_PASS; i++) {
         size_t bytes = (size_t)first[i]->count * (qs_rt_is_float(first[i]->dtype) ? 4 : 8);
 
-        if (again[i]->count != first[i]->count || memcmp(again[i]->data, first[i]->data, bytes) != 0) {
+        if (again[i]->count != first[i]->count
+            || memcmp(again[i]->data, first[i]->data, bytes) != 0) {
             r->result = HARNESS_FAIL;
-            snprintf(r->detail, sizeof(r->detail), "output %zu differs with %d threads", i, threads);
+            snprintf(r->detail, sizeof(r->detail), "output %zu differs with %d threads", i,
+                     threads);
         }
     }
     for (size_t i = 0; i < n_out; i++)
@@ -177,7 +179,8 @@ run_and_compare(struct qs_interp *interp, const char *dir, int also_threads,
     struct qs_rt_tensor **want = qs_calloc(n_out + 1, sizeof(*want));
     struct timespec t0, t1;
 
-    if (!load_tensors(dir, "input", n_in, in, diag) || !load_tensors(dir, "output", n_out, want, diag)) {
+    if (!load_tensors(dir, "input", n_in, in, diag)
+        || !load_tensors(dir, "output", n_out, want, diag)) {
         r->result = HARNESS_ERROR;
         diag_detail(diag, r);
         goto done;
@@ -198,7 +201,8 @@ run_and_compare(struct qs_interp *interp, const char *dir, int also_threads,
     for (size_t i = 0; i < n_out; i++) {
         char why[256];
 
-        if (!harness_compare(out[i], want[i], &r->max_abs_error, &r->max_rel_error, why, sizeof(why))
+        if (!harness_compare(out[i], want[i], &r->max_abs_error, &r->max_rel_error, why,
+                             sizeof(why))
             && r->result == HARNESS_PASS) {
             r->result = HARNESS_FAIL;
             snprintf(r->detail, sizeof(r->detail), "output %zu (%s): %s", i,

@@ -55,7 +55,8 @@ check_values(const struct qs_rt_tensor *t, const float *want, size_t n, const ch
         float got = ((const float *)t->data)[i];
 
         if (fabsf(got - want[i]) > 1e-5f * (1 + fabsf(want[i]))) {
-            print_error("%s[%zu]: got %.9g, expected %.9g\n", what, i, (double)got, (double)want[i]);
+            print_error("%s[%zu]: got %.9g, expected %.9g\n", what, i, (double)got,
+                        (double)want[i]);
             fail();
         }
     }

@@ -1,8 +1,8 @@
 /*
  * The interpreter's executor on small graphs built in memory: the
- * unsupported-op check, the observer and weight hooks, freeing values
- * after their last reader, errors naming the node, the memory estimate,
- * and opset-dependent attributes.
+ * unsupported-op check, the observer, weight and transform hooks, freeing
+ * values after their last reader, errors naming the node, the memory
+ * estimate (subgraphs included), and opset-dependent attributes.
  */
 #include "config.h"
 
@@ -130,7 +130,10 @@ test_observer_and_release(void **state)
     assert_string_equal(w.names[0], "a");
     assert_string_equal(w.names[1], "b");
     assert_string_equal(w.names[2], "c");
-    /* When c is produced, a (last read by n2) is already released; b is still held until n3 ends. */
+    /*
+     * When c is produced, a (last read by n2) is already released; b is still held until n3
+     * ends.
+     */
     assert_int_equal(w.refs_a_at_c, 1);
     assert_int_equal(w.refs_b_at_c, 2);
     assert_true(((float *)y->data)[0] == 0.0f);
@@ -194,10 +197,14 @@ test_if_keeps_outer_value(void **state)
     struct qs_interp_hooks hooks = { .observe = observe_if, .ctx = &w };
     Onnx__GraphProto then_g = ONNX__GRAPH_PROTO__INIT, else_g = ONNX__GRAPH_PROTO__INIT;
     Onnx__NodeProto neg = ONNX__NODE_PROTO__INIT, *then_nodes[1] = { &neg }, *if_node;
-    Onnx__ValueInfoProto then_out, else_out, *then_outs[1] = { &then_out }, *else_outs[1] = { &else_out };
-    Onnx__AttributeProto then_attr = ONNX__ATTRIBUTE_PROTO__INIT, else_attr = ONNX__ATTRIBUTE_PROTO__INIT;
-    char a_name[] = "a", y_then[] = "y_then", then_name[] = "then_branch", else_name[] = "else_branch";
-    char neg_op[] = "Neg", neg_name[] = "neg", then_graph_name[] = "then", else_graph_name[] = "else";
+    Onnx__ValueInfoProto then_out, else_out;
+    Onnx__ValueInfoProto *then_outs[1] = { &then_out }, *else_outs[1] = { &else_out };
+    Onnx__AttributeProto then_attr = ONNX__ATTRIBUTE_PROTO__INIT;
+    Onnx__AttributeProto else_attr = ONNX__ATTRIBUTE_PROTO__INIT;
+    char a_name[] = "a", y_then[] = "y_then";
+    char then_name[] = "then_branch", else_name[] = "else_branch";
+    char neg_op[] = "Neg", neg_name[] = "neg";
+    char then_graph_name[] = "then", else_graph_name[] = "else";
     char *neg_in[1] = { a_name }, *neg_out[1] = { y_then };
     const float xv[2] = { -1, 3 }, one[1] = { 1 }, zero[1] = { 0 };
     struct qs_rt_tensor *in[2] = { vector(xv, 2), vector(one, 1) }, *z = NULL;
@@ -371,7 +378,7 @@ test_memory_estimate_refuses(void **state)
     struct qs_model *model;
     struct qs_interp *interp;
     struct qs_interp_options opts = { .threads = 1, .memory_limit = 1000 };
-    float *wv = calloc(1000, sizeof(float));
+    float *wv = qs_calloc(1000, sizeof(float));
     const int64_t dims[1] = { 1000 };
     const float xv[1] = { 1 };
     struct qs_rt_tensor *x = vector(xv, 1), *y = NULL;
@@ -393,6 +400,272 @@ test_memory_estimate_refuses(void **state)
     assert_true(diag_mentions(&diag, "estimated peak memory"));
 
     free(wv);
+    qs_rt_unref(x);
+    qs_interp_free(interp);
+    qs_model_free(model);
+    mb_done(&mb);
+    qs_diag_done(&diag);
+}
+
+/* A float value_info of one fixed dim, with all its parts. */
+struct typed_info {
+    Onnx__ValueInfoProto info;
+    Onnx__TypeProto type;
+    Onnx__TypeProto__Tensor tensor;
+    Onnx__TensorShapeProto shape;
+    Onnx__TensorShapeProto__Dimension dim;
+    Onnx__TensorShapeProto__Dimension *dims[1];
+};
+
+static Onnx__ValueInfoProto *
+typed_info(struct typed_info *ti, char *name, int64_t len)
+{
+    onnx__value_info_proto__init(&ti->info);
+    onnx__type_proto__init(&ti->type);
+    onnx__type_proto__tensor__init(&ti->tensor);
+    onnx__tensor_shape_proto__init(&ti->shape);
+    onnx__tensor_shape_proto__dimension__init(&ti->dim);
+    ti->dim.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+    ti->dim.dim_value = len;
+    ti->dims[0] = &ti->dim;
+    ti->shape.n_dim = 1;
+    ti->shape.dim = ti->dims;
+    ti->tensor.has_elem_type = 1;
+    ti->tensor.elem_type = QS_DT_FLOAT;
+    ti->tensor.shape = &ti->shape;
+    ti->type.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    ti->type.tensor_type = &ti->tensor;
+    ti->info.name = name;
+    ti->info.type = &ti->type;
+    return &ti->info;
+}
+
+/* An If branch: "mid" [mid_len] = Tile(x, reps), "out" [1] = ReduceSum(mid). */
+struct tile_branch {
+    Onnx__AttributeProto attr;
+    Onnx__GraphProto graph;
+    Onnx__NodeProto tile, sum;
+    Onnx__NodeProto *nodes[2];
+    char *tile_in[2], *tile_out[1], *sum_out[1];
+    struct typed_info mid_info, out_info;
+    Onnx__ValueInfoProto *value_info[1], *outputs[1];
+};
+
+static Onnx__AttributeProto *
+tile_branch(struct tile_branch *b, char *attr_name, char *reps, char *mid, int64_t mid_len,
+            char *out)
+{
+    onnx__attribute_proto__init(&b->attr);
+    onnx__graph_proto__init(&b->graph);
+    onnx__node_proto__init(&b->tile);
+    onnx__node_proto__init(&b->sum);
+    b->tile_in[0] = "x";
+    b->tile_in[1] = reps;
+    b->tile_out[0] = mid;
+    b->sum_out[0] = out;
+    b->tile.op_type = "Tile";
+    b->tile.n_input = 2;
+    b->tile.input = b->tile_in;
+    b->tile.n_output = 1;
+    b->tile.output = b->tile_out;
+    b->sum.op_type = "ReduceSum";
+    b->sum.n_input = 1;
+    b->sum.input = b->tile_out;
+    b->sum.n_output = 1;
+    b->sum.output = b->sum_out;
+    b->nodes[0] = &b->tile;
+    b->nodes[1] = &b->sum;
+    b->value_info[0] = typed_info(&b->mid_info, mid, mid_len);
+    b->outputs[0] = typed_info(&b->out_info, out, 1);
+    b->graph.name = attr_name;
+    b->graph.n_node = 2;
+    b->graph.node = b->nodes;
+    b->graph.n_value_info = 1;
+    b->graph.value_info = b->value_info;
+    b->graph.n_output = 1;
+    b->graph.output = b->outputs;
+    b->attr.name = attr_name;
+    b->attr.has_type = 1;
+    b->attr.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH;
+    b->attr.g = &b->graph;
+    return &b->attr;
+}
+
+/*
+ * y = If(c) { then: ReduceSum(Tile(x, 16)) else: ReduceSum(Tile(x, 4)) }
+ * with x of 250 floats.  The main graph alone never holds more than x
+ * and c, but the then branch holds a 4000-float tile.
+ */
+static void
+test_memory_estimate_counts_branches(void **state)
+{
+    struct model_builder mb;
+    struct qs_model *model;
+    struct qs_interp *interp;
+    struct qs_interp_options opts = { .threads = 1, .memory_limit = 10000 };
+    struct tile_branch then_b, else_b;
+    Onnx__NodeProto *if_node;
+    const int64_t reps_dims[1] = { 1 }, then_reps[1] = { 16 }, else_reps[1] = { 4 };
+    const float one[1] = { 1 };
+    float xv[250];
+    struct qs_rt_tensor *in[2], *y = NULL;
+    struct qs_diag diag;
+
+    (void)state;
+    for (int i = 0; i < 250; i++)
+        xv[i] = (float)(i % 5);
+    in[0] = vector(xv, 250);
+    in[1] = vector(one, 1);
+    qs_diag_init(&diag);
+    mb_init(&mb, 13);
+    mb_input(&mb, "x");
+    mb_input(&mb, "c");
+    mb_init_raw(&mb, "then_reps", QS_DT_INT64, 1, reps_dims, then_reps, sizeof(then_reps));
+    mb_init_raw(&mb, "else_reps", QS_DT_INT64, 1, reps_dims, else_reps, sizeof(else_reps));
+    if_node = mb_node(&mb, "If", "if", "c", "y");
+    if_node->attribute[if_node->n_attribute++] =
+        tile_branch(&then_b, "then_branch", "then_reps", "t", 4000, "y_then");
+    if_node->attribute[if_node->n_attribute++] =
+        tile_branch(&else_b, "else_branch", "else_reps", "e", 1000, "y_else");
+    mb_output(&mb, "y");
+    assert_int_equal(mb_load(&mb, NULL, &diag, &model), QS_OK);
+    assert_int_equal(qs_interp_new(model, &opts, &diag, &interp), QS_OK);
+
+    /*
+     * Constants 2 x 8 bytes.  While the If runs: x and c (1000 + 4 bytes)
+     * plus the larger branch, the then branch's t and y_then (16000 + 4);
+     * the else branch (4000 + 4) is not added.
+     */
+    assert_int_equal(qs_interp_estimate_peak(interp, in), 16 + 1004 + 16004);
+    assert_int_equal(qs_interp_run(interp, in, &y, &diag), QS_INVALID);
+    assert_null(y);
+    assert_true(diag_mentions(&diag, "estimated peak memory of 17024 bytes exceeds the limit "
+                                     "of 10000 bytes"));
+    qs_interp_free(interp);
+
+    /* Without the limit the model runs: 16 tiles of x sum to 16 * 500. */
+    assert_int_equal(qs_interp_new(model, NULL, &diag, &interp), QS_OK);
+    assert_int_equal(qs_interp_run(interp, in, &y, &diag), QS_OK);
+    assert_int_equal(y->count, 1);
+    assert_true(((float *)y->data)[0] == 8000.0f);
+
+    qs_rt_unref(y);
+    qs_rt_unref(in[0]);
+    qs_rt_unref(in[1]);
+    qs_interp_free(interp);
+    qs_model_free(model);
+    mb_done(&mb);
+    qs_diag_done(&diag);
+}
+
+/*
+ * Transform hook state: whether each value owned its data on entry, the
+ * tensor stored for "r" and the one "observe" then saw.  "bad_shape"
+ * makes the hook return a replacement of the wrong shape.
+ */
+struct transform_watch {
+    int unique_a, unique_r, calls;
+    int bad_shape;
+    const struct qs_rt_tensor *stored_r, *observed_r;
+    float observed_a[4];
+};
+
+/* Round "r" to integers (a fake quantization with scale 1); every other value is kept. */
+static enum qs_status
+round_view(void *ctx, const struct qs_value *value, struct qs_rt_tensor **tensor)
+{
+    struct transform_watch *w = ctx;
+    struct qs_rt_tensor *t = *tensor, *copy;
+    int64_t n = w->bad_shape ? 3 : 4;
+
+    w->calls++;
+    if (strcmp(value->name, "a") == 0)
+        w->unique_a = qs_rt_unique(t);
+    if (strcmp(value->name, "r") != 0)
+        return QS_OK;
+    w->unique_r = qs_rt_unique(t);
+    if (qs_rt_new(QS_DT_FLOAT, w->bad_shape ? 1 : t->rank, w->bad_shape ? &n : t->dims,
+                  &copy) != QS_OK)
+        return QS_INVALID;
+    for (uint64_t i = 0; i < copy->count; i++)
+        ((float *)copy->data)[i] = rintf(((const float *)t->data)[i]);
+    qs_rt_unref(t);
+    *tensor = copy;
+    w->stored_r = copy;
+    return QS_OK;
+}
+
+static enum qs_status
+observe_transformed(void *ctx, const struct qs_value *value, const struct qs_rt_tensor *tensor)
+{
+    struct transform_watch *w = ctx;
+
+    if (strcmp(value->name, "r") == 0)
+        w->observed_r = tensor;
+    if (strcmp(value->name, "a") == 0)
+        memcpy(w->observed_a, tensor->data, sizeof(w->observed_a));
+    return QS_OK;
+}
+
+/*
+ * x -> Relu -> a -> Reshape [2, 2] -> r -> Neg -> y, and a -> Abs -> z.
+ * r is a view of a; the hook replaces it by a rounded copy, which Neg
+ * must read, while a (and so z) keeps its values.
+ */
+static void
+test_transform_replaces_view(void **state)
+{
+    struct model_builder mb;
+    struct qs_model *model;
+    struct qs_interp *interp;
+    struct transform_watch w = { 0 };
+    struct qs_interp_hooks hooks = {
+        .transform = round_view, .observe = observe_transformed, .ctx = &w,
+    };
+    const float xv[4] = { 0.4f, 1.6f, -2.0f, 2.5f };
+    const float want_y[4] = { -0.0f, -2.0f, -0.0f, -2.0f }, want_z[4] = { 0.4f, 1.6f, 0, 2.5f };
+    const int64_t shape[2] = { 2, 2 }, shape_dims[1] = { 2 };
+    struct qs_rt_tensor *x = vector(xv, 4), *out[2] = { NULL, NULL };
+    struct qs_diag diag;
+
+    (void)state;
+    qs_diag_init(&diag);
+    mb_init(&mb, 13);
+    mb_input(&mb, "x");
+    mb_init_raw(&mb, "shape", QS_DT_INT64, 1, shape_dims, shape, sizeof(shape));
+    mb_node(&mb, "Relu", "relu", "x", "a");
+    mb_node(&mb, "Reshape", "reshape", "a,shape", "r");
+    mb_node(&mb, "Neg", "neg", "r", "y");
+    mb_node(&mb, "Abs", "abs", "a", "z");
+    mb_output(&mb, "y");
+    mb_output(&mb, "z");
+    assert_int_equal(mb_load(&mb, NULL, &diag, &model), QS_OK);
+    assert_int_equal(qs_interp_new(model, NULL, &diag, &interp), QS_OK);
+    qs_interp_set_hooks(interp, &hooks);
+    assert_int_equal(qs_interp_run(interp, &x, out, &diag), QS_OK);
+
+    /* Called for a, r, y and z; only r shared its data. */
+    assert_int_equal(w.calls, 4);
+    assert_true(w.unique_a);
+    assert_false(w.unique_r);
+    assert_ptr_equal(w.observed_r, w.stored_r);
+    for (int i = 0; i < 4; i++) {
+        assert_true(((float *)out[0]->data)[i] == want_y[i]);
+        assert_true(((float *)out[1]->data)[i] == want_z[i]);
+        assert_true(w.observed_a[i] == want_z[i]);
+    }
+    assert_int_equal(out[0]->rank, 2);
+    qs_rt_unref(out[0]);
+    qs_rt_unref(out[1]);
+
+    /* A replacement of another shape stops the run, naming the node and the value. */
+    w.bad_shape = 1;
+    assert_int_equal(qs_interp_run(interp, &x, out, &diag), QS_INVALID);
+    assert_null(out[0]);
+    assert_null(out[1]);
+    assert_true(diag_mentions(&diag, "node reshape (Reshape)"));
+    assert_true(diag_mentions(&diag, "changed the type or shape of output 'r'"));
+
     qs_rt_unref(x);
     qs_interp_free(interp);
     qs_model_free(model);
@@ -495,8 +768,10 @@ main(void)
         cmocka_unit_test(test_observer_and_release),
         cmocka_unit_test(test_if_keeps_outer_value),
         cmocka_unit_test(test_weight_hook_substitutes),
+        cmocka_unit_test(test_transform_replaces_view),
         cmocka_unit_test(test_bad_shape_names_node),
         cmocka_unit_test(test_memory_estimate_refuses),
+        cmocka_unit_test(test_memory_estimate_counts_branches),
         cmocka_unit_test(test_softmax_axis_by_opset),
         cmocka_unit_test(test_lp_normalization),
     };

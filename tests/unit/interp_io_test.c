@@ -42,7 +42,8 @@ test_npy_float32_v1(void **state)
 {
     uint8_t buf[256];
     const float v[6] = { 1, 2, 3, 4, 5, 6 };
-    size_t n = make_npy(buf, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", v, sizeof(v));
+    size_t n = make_npy(buf, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+                        v, sizeof(v));
     struct qs_rt_tensor *t;
 
     (void)state;
@@ -61,7 +62,8 @@ test_npy_int64_v2_and_scalar_bool_v3(void **state)
     uint8_t buf[256];
     const int64_t v[3] = { -5, 0, 1LL << 40 };
     const uint8_t b = 1;
-    size_t n = make_npy(buf, 2, "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", v, sizeof(v));
+    size_t n = make_npy(buf, 2, "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }",
+                        v, sizeof(v));
     struct qs_rt_tensor *t;
 
     (void)state;
@@ -86,7 +88,8 @@ test_npy_half_and_uint8(void **state)
     uint8_t buf[256];
     const uint16_t h[2] = { 0x3c00, 0xc000 };        /* 1.0 and -2.0 */
     const uint8_t u[2] = { 7, 255 };
-    size_t n = make_npy(buf, 1, "{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }", h, sizeof(h));
+    size_t n = make_npy(buf, 1, "{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }",
+                        h, sizeof(h));
     struct qs_rt_tensor *t;
 
     (void)state;
@@ -127,7 +130,7 @@ static enum qs_status
 round_trip(const Onnx__TensorProto *tp, struct qs_rt_tensor **out)
 {
     size_t size = onnx__tensor_proto__get_packed_size(tp);
-    uint8_t *buf = malloc(size + 1);
+    uint8_t *buf = qs_malloc(size + 1);
     enum qs_status st;
 
     onnx__tensor_proto__pack(tp, buf);

@@ -165,7 +165,10 @@ test_conv_transpose_output_padding(void **state)
 {
     struct conv_params p = conv2d(1, 1, 1, 2, 2, 2, 1, 0);
     float x[4] = { 1, 2, 3, 4 }, w[4] = { 1, 1, 1, 1 }, b[1] = { 0.5f }, y[25];
-    /* Each input spreads over its 2x2 block; output_padding adds a last row and column of bias only. */
+    /*
+     * Each input spreads over its 2x2 block; output_padding adds a last row and column of bias
+     * only.
+     */
     const float want[25] = {
         1.5f, 1.5f, 2.5f, 2.5f, 0.5f,
         1.5f, 1.5f, 2.5f, 2.5f, 0.5f,
@@ -185,7 +188,10 @@ test_conv_transpose_pads(void **state)
 {
     struct conv_params p = conv2d(1, 1, 1, 3, 3, 1, 1, 1);
     float x[9], w[9], y[9];
-    /* The full 5x5 overlap counts are r(i) * r(j) with r = 1 2 3 2 1; pads crop one on each side. */
+    /*
+     * The full 5x5 overlap counts are r(i) * r(j) with r = 1 2 3 2 1; pads crop one on each
+     * side.
+     */
     const float want[9] = { 4, 6, 4, 6, 9, 6, 4, 6, 4 };
 
     (void)state;
@@ -292,11 +298,14 @@ test_resize_nearest_half_pixel_ceil(void **state)
 static void
 test_resize_nearest_floor_and_simple(void **state)
 {
-    struct resize_axis_params floor_mode = axis_params(RESIZE_NEAREST, COORD_HALF_PIXEL, NEAREST_FLOOR,
-                                                       4, 2, 0.5f);
+    struct resize_axis_params floor_mode = axis_params(RESIZE_NEAREST, COORD_HALF_PIXEL,
+                                                       NEAREST_FLOOR, 4, 2, 0.5f);
     struct resize_axis_params simple = axis_params(RESIZE_NEAREST, COORD_ASYMMETRIC, NEAREST_SIMPLE,
                                                    5, 2, 0.5f);
-    /* half_pixel at scale 1/2: 0.5, 2.5 -> floor 0, 2.  Opset-10 downsampling takes ceil of x / scale = 0, 2. */
+    /*
+     * half_pixel at scale 1/2: 0.5, 2.5 -> floor 0, 2.  Opset-10 downsampling takes ceil of
+     * x / scale = 0, 2.
+     */
     const int64_t floor_index[2] = { 0, 2 }, simple_index[2] = { 0, 2 };
 
     (void)state;

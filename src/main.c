@@ -64,15 +64,11 @@ looks_like_command(const char *arg)
     return arg[0] != '-' && !strchr(arg, '/') && !strchr(arg, '.') && stat(arg, &st) != 0;
 }
 
-/* `qscope [OPTIONS] MODEL|DIR`: the browser. */
+/* `qscope [OPTIONS] MODEL|DIR`: the browser, which parses its own options. */
 static int
 open_model(int argc, char **argv)
 {
-    static const struct qs_cli_spec spec = {
-        .accepts = QS_CLI_OUT_DIR, .min_args = 1, .max_args = 1
-    };
-
-    return qs_cli_run(NULL, &spec, argc, argv, qs_tui_run);
+    return qs_tui_main(argc, argv);
 }
 
 int

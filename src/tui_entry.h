@@ -1,17 +1,18 @@
 /*
  * The entry point of `qscope MODEL` (and `qscope DIR`): the interactive
- * browser.  main.c calls it after parsing the command line; the TUI
- * fills in its body.
+ * browser.  main.c hands it the command line; it parses the browser's
+ * options and runs views/ui.c.
  */
 #ifndef QS_TUI_ENTRY_H
 #define QS_TUI_ENTRY_H
 
-#include "cli.h"
-
 /*
- * Browse the model or folder "cli->args[0]" with the options in "cli".
- * Returns the exit status.
+ * Parse `qscope [OPTIONS] MODEL|DIR` from "argc" entries of "argv"
+ * (argv[0] is the program) and browse the model or folder.  The options
+ * are --out-dir, the inputs that `qscope calibrate` takes (--input,
+ * --data, --random and their settings), --qstats FILE and --sensitivity
+ * FILE.  Returns the exit status.
  */
-int qs_tui_run(const struct qs_cli *cli);
+int qs_tui_main(int argc, char **argv);
 
 #endif

@@ -32,7 +32,8 @@
     _(OPS,    "Ops view") \
     _(LAYERS, "Layers view") \
     _(LAYER,  "Layer view") \
-    _(PLAN,   "Plan view")
+    _(PLAN,   "Plan view") \
+    _(EVAL,   "Eval view")
 
 enum qs_action_group {
 #define QS_ACTION_GROUP_ENUM(id, title) QS_GROUP_##id,
@@ -68,6 +69,14 @@ enum qs_action_group {
       "Go to the previous match", 'N') \
     _(REDRAW, "redraw", GLOBAL, NULL, \
       "Redraw the screen", QS_KEY_CTRL('l')) \
+    _(CALIBRATE, "calibrate", GLOBAL, NULL, \
+      "Collect activation statistics over the inputs", 'C') \
+    _(SENSITIVITY, "sensitivity", GLOBAL, NULL, \
+      "Measure each layer's output SQNR alone (out dB)", 'R') \
+    _(EVAL, "eval", GLOBAL, NULL, \
+      "Evaluate the plan: SQNR of every tensor and output", 't') \
+    _(CANCEL_RUN, "cancel", GLOBAL, NULL, \
+      "Cancel the calibration, sensitivity or evaluation", 'X') \
     _(MOVE_UP, "move-up", LIST, NULL, \
       "Move up one line", QS_KEY_UP, 'k') \
     _(MOVE_DOWN, "move-down", LIST, NULL, \
@@ -142,6 +151,10 @@ enum qs_action_group {
       "Export the current plot as PNG and SVG", 'e') \
     _(SIXEL, "sixel", LAYER, NULL, \
       "Draw plots as sixel images (where the terminal supports it)", 'i') \
+    _(ACT_PLOTS, "activation-plots", LAYER, NULL, \
+      "Plot the input activation x, or the weight again", 'x') \
+    _(ACT_RANGE, "activation-range", LAYER, NULL, \
+      "Next activation range: minmax, p99.99, entropy, mse", 'c') \
     _(PLAN_WRITE, "plan-write", PLAN, "write", \
       "Write the plan to a file", 'w') \
     _(PLAN_OPEN, "plan-open", PLAN, "open", \
@@ -149,7 +162,9 @@ enum qs_action_group {
     _(PLAN_AUTO, "plan-auto", PLAN, "auto", \
       "Make a plan automatically for a size budget (4.5bpw, 300MB, 25%)", 'u') \
     _(PLAN_DROP, "plan-drop", PLAN, "float", \
-      "Leave the selected layer in float", 'd')
+      "Leave the selected layer in float", 'd') \
+    _(EVAL_EXPORT, "eval-export", EVAL, "export", \
+      "Export the SQNR plot as PNG and SVG", 'e')
 
 enum qs_action {
     QS_ACTION_NONE,

@@ -119,7 +119,8 @@ stop_handler(int signo)
 static void
 install_handlers(void)
 {
-    static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+    /* SIGQUIT (Ctrl-\) ends the program with a core dump, so it must restore the terminal too. */
+    static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGQUIT };
     static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
     struct sigaction sa;
 

@@ -164,12 +164,15 @@ graph_close(struct qs_view *view)
     free(g->filter);
 }
 
-/* Follow a change of the ops view's choice. */
+static void show_entry(struct qs_view *view, size_t index);
+
+/* Follow a change of the ops view's choice, keeping the selected node where it is still shown. */
 static void
 sync_filter(struct qs_view *view)
 {
     struct graph_view *g = view->priv;
     const char *want = view->ui->graph_filter;
+    size_t keep = view->sel < g->n_visible ? g->visible[view->sel] : SIZE_MAX;
 
     if ((!want && !g->filter) || (want && g->filter && strcmp(want, g->filter) == 0))
         return;
@@ -178,6 +181,8 @@ sync_filter(struct qs_view *view)
     rebuild_visible(g);
     view->sel = 0;
     view->top = 0;
+    if (keep != SIZE_MAX && (!g->filter || entry_matches_filter(g, &g->entries[keep])))
+        show_entry(view, keep);
 }
 
 static size_t
@@ -326,6 +331,36 @@ select_entry(struct qs_view *view, size_t index)
         }
 }
 
+/* Unfold what hides the entries whose text contains "needle".  Returns how many were hidden. */
+static size_t
+graph_search_reveal(struct qs_view *view, const char *needle)
+{
+    struct graph_view *g = view->priv;
+    size_t keep = view->sel < g->n_visible ? g->visible[view->sel] : 0;
+    size_t hidden = 0, outer = SIZE_MAX;
+
+    if (g->filter)
+        return 0;
+    /* Entries are in depth-first order: "outer" is the outermost folded node around entry i. */
+    for (size_t i = 0; i < g->n_entries; i++) {
+        if (outer != SIZE_MAX && i >= g->entries[outer].end)
+            outer = SIZE_MAX;
+        if (outer != SIZE_MAX && strstr(g->text + g->entries[i].search, needle)) {
+            for (size_t a = outer; a < i; a++)
+                if (g->entries[a].end > i)
+                    g->folded[a] = 0;
+            hidden++;
+        }
+        if (outer == SIZE_MAX && g->folded[i])
+            outer = i;
+    }
+    if (hidden) {
+        rebuild_visible(g);
+        select_entry(view, keep);
+    }
+    return hidden;
+}
+
 static void
 fold_all(struct qs_view *view, int fold)
 {
@@ -385,6 +420,19 @@ graph_status(struct qs_view *view, char *buf, size_t size)
         snprintf(buf, size, "%zu/%zu", g->n_visible ? view->sel + 1 : 0, g->n_visible);
 }
 
+/* Select entry "index", unfolding every node whose subtree contains it. */
+static void
+show_entry(struct qs_view *view, size_t index)
+{
+    struct graph_view *g = view->priv;
+
+    for (size_t i = 0; i < index; i++)
+        if (g->entries[i].end > index)
+            g->folded[i] = 0;
+    rebuild_visible(g);
+    select_entry(view, index);
+}
+
 void
 qs_graph_view_select_node(struct qs_ui *ui, const struct qs_node *node)
 {
@@ -397,14 +445,8 @@ qs_graph_view_select_node(struct qs_ui *ui, const struct qs_node *node)
     for (size_t i = 0; i < g->n_entries && index == SIZE_MAX; i++)
         if (g->entries[i].kind == GRAPH_NODE && g->entries[i].node == node)
             index = i;
-    if (index == SIZE_MAX)
-        return;
-    /* Unfold every node whose subtree holds it. */
-    for (size_t i = 0; i < index; i++)
-        if (g->entries[i].end > index)
-            g->folded[i] = 0;
-    rebuild_visible(g);
-    select_entry(view, index);
+    if (index != SIZE_MAX)
+        show_entry(view, index);
 }
 
 const struct qs_view_ops qs_graph_view = {
@@ -418,6 +460,7 @@ const struct qs_view_ops qs_graph_view = {
     .draw_header = graph_draw_header,
     .draw_line = graph_draw_line,
     .search_text = graph_search_text,
+    .search_reveal = graph_search_reveal,
     .key = graph_key,
     .status = graph_status,
 };

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activations.h"
 #include "layer_view.h"
 #include "trace.h"
 
@@ -25,6 +26,9 @@ static const enum qs_quant_format format_cycle[] = {
 
 /* Rows of the trial panel under the plots. */
 #define PANEL_ROWS 7
+
+/* Minimum width of the key in the title when it is shortened. */
+#define LAYER_TITLE_KEY_MIN 16
 
 static const struct qs_layer *
 shown_layer(struct qs_view *view)
@@ -263,6 +267,8 @@ trial_start(struct qs_view *view)
     struct qs_quant_layout layout;
     char message[256];
 
+    /* No clipping marks from the layer shown before. */
+    lv->clip_known = 0;
     /* Auxiliary layers (biases, normalisation parameters) get statistics, not trials. */
     if (!layer->quantizable) {
         lv->trial.state = TRIAL_FAILED;
@@ -273,7 +279,6 @@ trial_start(struct qs_view *view)
         return;
     }
     lv->trial.state = TRIAL_WAITING;
-    lv->clip_known = 0;
     lv->sizes_ok = qs_plan_layout(shown_layer(view), &layout, NULL, NULL) == QS_OK &&
                    qs_quant_sizes_compute(&lv->trial.config, &layout, &lv->sizes, message,
                                           sizeof(message)) == QS_OK;
@@ -308,7 +313,7 @@ config_adapt(const struct qs_layer *layer, struct qs_quant_config *config)
 
 /* The configuration a newly shown layer starts with. */
 static void
-initial_config(struct qs_view *view, struct qs_quant_config *config, int have_previous)
+initial_config(struct qs_view *view, struct qs_quant_config *config)
 {
     struct layer_view *lv = view->priv;
     const struct qs_plan_layer *entry = qs_ui_plan_entry(view->ui, lv->layer);
@@ -316,10 +321,23 @@ initial_config(struct qs_view *view, struct qs_quant_config *config, int have_pr
 
     if (entry && !entry->is_float) {
         *config = entry->config;
+        lv->wanted = *config;
+        lv->have_wanted = 1;
         return;
     }
-    if (have_previous && config_adapt(layer, config) == 0)
+    /* A layer without trials shows the chosen configuration unchanged, for the next one. */
+    if (!layer->quantizable) {
+        if (lv->have_wanted)
+            *config = lv->wanted;
+        else
+            qs_quant_config_default(QS_QUANT_INT8, config);
         return;
+    }
+    if (lv->have_wanted) {
+        *config = lv->wanted;
+        if (config_adapt(layer, config) == 0)
+            return;
+    }
     qs_quant_config_default(QS_QUANT_INT8, config);
     config_adapt(layer, config);
 }
@@ -328,12 +346,11 @@ static void
 load_layer(struct qs_view *view, size_t index)
 {
     struct layer_view *lv = view->priv;
-    int have_previous = lv->layer != SIZE_MAX;
 
     lv->layer = index;
     view->ui->layer = index;
     layer_plots_reset(lv);
-    initial_config(view, &lv->trial.config, have_previous);
+    initial_config(view, &lv->trial.config);
     qs_ui_layer_stats(view->ui, index);
     trial_start(view);
 }
@@ -350,6 +367,8 @@ apply(struct qs_view *view, const struct qs_quant_config *config)
         return;
     }
     lv->trial.config = *config;
+    lv->wanted = *config;
+    lv->have_wanted = 1;
     trial_start(view);
 }
 
@@ -569,6 +588,7 @@ layer_close(struct qs_view *view)
     struct layer_view *lv = view->priv;
 
     layer_plots_reset(lv);
+    layer_act_reset(lv);
 }
 
 static void
@@ -649,7 +669,14 @@ layer_key(struct qs_view *view, enum qs_action action, int key)
     case QS_ACTION_LAYER_NEXT: step_layer(view, 1); return 1;
     case QS_ACTION_LAYER_PREV: step_layer(view, -1); return 1;
     case QS_ACTION_PLOT_SWITCH: lv->focus = !lv->focus; return 1;
-    case QS_ACTION_PLOT_EXPORT: layer_plot_export(view); return 1;
+    case QS_ACTION_PLOT_EXPORT:
+        if (lv->act)
+            layer_act_export(view);
+        else
+            layer_plot_export(view);
+        return 1;
+    case QS_ACTION_ACT_PLOTS: layer_act_toggle(view); return 1;
+    case QS_ACTION_ACT_RANGE: layer_act_next_range(view); return 1;
     case QS_ACTION_SIXEL:
         if (!qs_plot_sixel_supported(view->ui->plot)) {
             qs_ui_error(view->ui, "sixel images need a terminal that reports sixel support, "
@@ -673,13 +700,12 @@ sizes_bytes(const struct qs_quant_sizes *sizes)
     return sizes ? sizes->payload_bytes + sizes->scale_bytes + sizes->zero_point_bytes : 0;
 }
 
+/* Append the part of the title after the key: op, shape, format, axes. */
 static void
-draw_title(struct qs_view *view, struct qs_row *row)
+add_title_tail(const struct qs_layer *l, struct qs_row *row)
 {
-    const struct qs_layer *l = shown_layer(view);
     char shape[128], format[160];
 
-    qs_row_add(row, QS_STYLE_TITLE, l->key);
     qs_row_addf(row, QS_STYLE_OP, "  %s", l->ops[0] ? l->ops : "no consumer");
     qs_row_addf(row, QS_STYLE_NORMAL, " %s %s", qs_layer_shape(l, shape, sizeof(shape)),
                 qs_layer_format(l, format, sizeof(format)));
@@ -689,6 +715,25 @@ draw_title(struct qs_view *view, struct qs_row *row)
         qs_row_add(row, QS_STYLE_DIM, "  BN folded");
     if (l->axis_note)
         qs_row_addf(row, QS_STYLE_WARN, "  %s", l->axis_note);
+}
+
+/* The key, shortened in the middle when the op and shape after it would not fit. */
+static void
+draw_title(struct qs_view *view, struct qs_row *row, size_t cols)
+{
+    const struct qs_layer *l = shown_layer(view);
+    size_t key_cols = qs_text_columns(l->key);
+    size_t over;
+
+    qs_row_add(row, QS_STYLE_TITLE, l->key);
+    add_title_tail(l, row);
+    if (row->width <= cols || key_cols <= LAYER_TITLE_KEY_MIN)
+        return;
+    over = row->width - cols;
+    qs_row_clear(row);
+    qs_row_cell(row, QS_STYLE_TITLE, l->key,
+                key_cols > over + LAYER_TITLE_KEY_MIN ? key_cols - over : LAYER_TITLE_KEY_MIN, 0);
+    add_title_tail(l, row);
 }
 
 static void
@@ -706,6 +751,15 @@ draw_stats(struct qs_view *view, struct qs_row *row)
         qs_row_addf(row, QS_STYLE_DIM, "statistics: computing%s", qs_glyphs.ellipsis);
         return;
     }
+    /* First, as the line may be cut: values no figure below includes. */
+    if (s->nan_count || s->inf_count)
+        qs_row_addf(row, QS_STYLE_BAD, "%" PRIu64 " NaN %" PRIu64 " Inf left out  ",
+                    s->nan_count, s->inf_count);
+    if (!s->finite) {
+        qs_row_add(row, s->count ? QS_STYLE_BAD : QS_STYLE_DIM,
+                   s->count ? "no finite values" : "empty: no values");
+        return;
+    }
     qs_row_addf(row, QS_STYLE_NORMAL, "min %.4g max %.4g std %.4g kurt %.3g", s->min, s->max,
                 s->std, s->kurtosis);
     qs_row_addf(row, s->outliers ? QS_STYLE_WARN : QS_STYLE_NORMAL, " outliers %.3f%%",
@@ -715,42 +769,77 @@ draw_stats(struct qs_view *view, struct qs_row *row)
                 s->dead_channels);
 }
 
-/* One setting of the trial: its key, its name, its value. */
+/* One setting of the trial: its key, its name (when "named"), its value. */
 static void
-add_setting(struct qs_row *row, enum qs_action action, const char *name, const char *value)
+add_setting(struct qs_row *row, enum qs_action action, const char *name, const char *value,
+            int named)
 {
     char key[16];
 
+    if (row->width)
+        qs_row_add(row, QS_STYLE_NORMAL, "  ");
     qs_row_add(row, QS_STYLE_KEY, qs_key_name(qs_actions[action].keys[0], key, sizeof(key)));
-    qs_row_addf(row, QS_STYLE_DIM, " %s ", name);
-    qs_row_add(row, QS_STYLE_NORMAL, value);
-    qs_row_add(row, QS_STYLE_NORMAL, "  ");
+    if (named)
+        qs_row_addf(row, QS_STYLE_DIM, " %s", name);
+    qs_row_addf(row, QS_STYLE_NORMAL, " %s", value);
 }
 
 static void
-draw_settings(struct qs_view *view, struct qs_row *row)
+add_settings(const struct qs_quant_config *c, struct qs_row *row, int named)
 {
-    const struct qs_quant_config *c = &((struct layer_view *)view->priv)->trial.config;
     static const char *const grans[] = { "none", "tensor", "channel", "group", "block" };
     char buf[32];
 
-    add_setting(row, QS_ACTION_FORMAT_NEXT, "format", qs_quant_format_name(c->format));
+    add_setting(row, QS_ACTION_FORMAT_NEXT, "format", qs_quant_format_name(c->format), named);
     snprintf(buf, sizeof(buf), "%d", qs_quant_format_bits(c->format));
-    add_setting(row, QS_ACTION_BITS_DOWN, "bits", buf);
-    add_setting(row, QS_ACTION_GRANULARITY, "gran", grans[c->granularity]);
+    add_setting(row, QS_ACTION_BITS_DOWN, "bits", buf, named);
+    add_setting(row, QS_ACTION_GRANULARITY, "gran", grans[c->granularity], named);
     if (c->group_size)
         snprintf(buf, sizeof(buf), "%u", c->group_size);
     else
         snprintf(buf, sizeof(buf), "-");
-    add_setting(row, QS_ACTION_GROUP_DOWN, "group", buf);
+    add_setting(row, QS_ACTION_GROUP_DOWN, "group", buf, named);
     add_setting(row, QS_ACTION_SCHEME, "scheme", c->granularity == QS_QUANT_GRAN_NONE ? "-"
-                                                 : c->scheme == QS_QUANT_SYM ? "sym" : "asym");
+                                                 : c->scheme == QS_QUANT_SYM ? "sym" : "asym",
+                named);
     if (c->range == QS_QUANT_RANGE_PERCENTILE)
         snprintf(buf, sizeof(buf), "p%u.%02u", c->percentile_centi / 100,
                  c->percentile_centi % 100);
     else
         snprintf(buf, sizeof(buf), "%s", c->range == QS_QUANT_RANGE_MSE ? "mse" : "minmax");
-    add_setting(row, QS_ACTION_RANGE, "range", c->granularity == QS_QUANT_GRAN_NONE ? "-" : buf);
+    add_setting(row, QS_ACTION_RANGE, "range", c->granularity == QS_QUANT_GRAN_NONE ? "-" : buf,
+                named);
+}
+
+/* The settings with their names, or without them where that would cut a value ("p99.99"). */
+static void
+draw_settings(struct qs_view *view, struct qs_row *row, size_t cols)
+{
+    const struct qs_quant_config *c = &((struct layer_view *)view->priv)->trial.config;
+
+    add_settings(c, row, 1);
+    if (row->width <= cols)
+        return;
+    qs_row_clear(row);
+    add_settings(c, row, 0);
+}
+
+/*
+ * What the numbers of a finished trial leave out: NaN and Inf, and the
+ * segments without a usable scale (all zero, subnormal or not finite),
+ * which get the placeholder scale 1.0 and quantize to 0.
+ */
+static void
+add_trial_notes(struct qs_row *row, const struct trial *t)
+{
+    static const char *const segments[] = { "", "tensors", "channels", "groups", "blocks" };
+
+    /* Where nothing is finite the metrics line says so already. */
+    if (t->result.nonfinite && t->result.metrics.count)
+        qs_row_addf(row, QS_STYLE_BAD, "  %" PRIu64 " NaN/Inf left out", t->result.nonfinite);
+    if (t->result.flagged)
+        qs_row_addf(row, QS_STYLE_WARN, "  %" PRIu64 " %s zeroed", t->result.flagged,
+                    segments[t->config.granularity]);
 }
 
 static void
@@ -772,6 +861,8 @@ draw_config_line(struct qs_view *view, struct qs_row *row)
                    entry ? entry->config_text : QS_PLAN_FLOAT);
     if (entry && !entry->is_float && qs_quant_config_equal(&entry->config, &lv->trial.config))
         qs_row_add(row, QS_STYLE_GOOD, " (this)");
+    if (lv->trial.state == TRIAL_DONE)
+        add_trial_notes(row, &lv->trial);
 }
 
 /* MSE, SQNR, max error, then bytes and bits per weight of one trial. */
@@ -783,7 +874,10 @@ add_metrics(struct qs_row *row, const struct trial *t, const struct qs_quant_siz
     char sqnr[32];
     uint64_t bytes = sizes_bytes(sizes);
 
-    if (t->state == TRIAL_DONE) {
+    if (t->state == TRIAL_DONE && m->count == 0)
+        /* Every value is NaN or Inf: there is no error to speak of, least of all "exact". */
+        qs_row_add(row, QS_STYLE_BAD, "no finite values to measure");
+    else if (t->state == TRIAL_DONE) {
         qs_ui_sqnr_text(m->sqnr_db, m->exact, sqnr, sizeof(sqnr));
         qs_row_addf(row, QS_STYLE_NORMAL, "MSE %.3e  SQNR ", m->mse);
         qs_row_addf(row, m->exact || m->sqnr_db >= 30 ? QS_STYLE_GOOD
@@ -833,10 +927,14 @@ compare_row(struct qs_row *row, const char *label, const struct trial *t,
 
     qs_row_cell(row, QS_STYLE_DIM, label, CMP_LABEL, 0);
     if (t->state == TRIAL_FAILED) {
-        qs_row_add(row, QS_STYLE_DIM, t->error);
+        qs_row_addf(row, QS_STYLE_DIM, " %s", t->error);
         return;
     }
-    if (t->state == TRIAL_DONE) {
+    if (t->state == TRIAL_DONE && m->count == 0) {
+        qs_row_cell(row, QS_STYLE_DIM, "-", CMP_MSE, 1);
+        qs_row_cell(row, QS_STYLE_DIM, "-", CMP_SQNR + 1, 1);
+        qs_row_cell(row, QS_STYLE_DIM, "-", CMP_MAX + 1, 1);
+    } else if (t->state == TRIAL_DONE) {
         snprintf(buf, sizeof(buf), "%.3e", m->mse);
         qs_row_cell(row, QS_STYLE_NORMAL, buf, CMP_MSE, 1);
         qs_row_cell(row, QS_STYLE_NORMAL, qs_ui_sqnr_text(m->sqnr_db, m->exact, buf, sizeof(buf)),
@@ -865,6 +963,12 @@ draw_compare(struct qs_view *view, struct qs_frame *frame, int y)
     char message[256], label[32];
 
     compare_header(&frame->rows[y], qs_quant_format_bits(lv->trial.config.format));
+    /* A cast has no granularity: one line says so instead of the same error three times. */
+    if (lv->trial.config.granularity == QS_QUANT_GRAN_NONE) {
+        qs_row_addf(&frame->rows[y + 1], QS_STYLE_DIM, "  %s is a plain cast: no granularity "
+                    "to compare", qs_quant_format_name(lv->trial.config.format));
+        return;
+    }
     for (int i = 0; i < LAYER_COMPARE; i++) {
         const struct qs_quant_config *c = &lv->compare[i].config;
         struct qs_quant_layout layout;
@@ -894,7 +998,7 @@ draw_panel(struct qs_view *view, struct qs_frame *frame, int y)
         return;
     }
 
-    draw_settings(view, &frame->rows[y]);
+    draw_settings(view, &frame->rows[y], (size_t)frame->cols);
     draw_config_line(view, &frame->rows[y + 1]);
     add_metrics(&frame->rows[y + 2], &lv->trial, lv->sizes_ok ? &lv->sizes : NULL,
                 shown_layer(view)->count);
@@ -910,12 +1014,16 @@ layer_draw(struct qs_view *view, struct qs_frame *frame, int top, int height)
     if (lv->layer == SIZE_MAX)
         layer_shown(view);
     try_submit(view);
-    draw_title(view, &frame->rows[top]);
-    if (height > 1)
+    draw_title(view, &frame->rows[top], (size_t)frame->cols);
+    if (height > 1 && lv->act)
+        layer_act_stats(view, &frame->rows[top + 1]);
+    else if (height > 1)
         draw_stats(view, &frame->rows[top + 1]);
     for (int i = 0; i < PLOT_COUNT; i++)
         lv->plot_shown[i] = 0;
-    if (plot_height >= 4)
+    if (plot_height >= 4 && lv->act)
+        layer_act_draw(view, frame, top + 2, plot_height);
+    else if (plot_height >= 4)
         layer_plots_draw(view, frame, top + 2, plot_height);
     if (height >= PANEL_ROWS + 2)
         draw_panel(view, frame, top + height - PANEL_ROWS);

@@ -6,6 +6,7 @@
 #define QS_LAYER_VIEW_H
 
 #include "plot.h"
+#include "plot_panel.h"
 #include "quant.h"
 #include "ui.h"
 
@@ -38,6 +39,14 @@ struct trial {
 struct layer_view {
     size_t layer;            /* the layer shown, SIZE_MAX before the first */
     struct trial trial;
+    /*
+     * The configuration last chosen (a key, `:config` or a plan entry).
+     * Each layer shown starts from it, adapted to what the layer allows,
+     * so that stepping over a bias or a per-tensor-only layer does not
+     * lose the user's choice.
+     */
+    struct qs_quant_config wanted;
+    int have_wanted;
     struct qs_quant_sizes sizes;    /* of the trial's configuration, computed at once */
     int sizes_ok;
     struct trial compare[LAYER_COMPARE];
@@ -55,6 +64,10 @@ struct layer_view {
     int plot_y[PLOT_COUNT];  /* screen place of each plot at the last drawing, for sixel */
     int plot_x[PLOT_COUNT];
     int plot_shown[PLOT_COUNT];
+
+    /* The input activation's plots (layer_act.c), shown instead of the weight's with x */
+    int act;
+    struct qs_plot_panel act_panels[PLOT_COUNT];   /* channels, |x| histogram */
 };
 
 /* Draw the plots of the layer in rows "top" .. "top + height - 1" of "frame". */
@@ -65,5 +78,25 @@ void layer_plot_export(struct qs_view *view);
 
 /* Forget the images (another layer is shown). */
 void layer_plots_reset(struct layer_view *lv);
+
+/* ---- layer_act.c: the plots of the layer's input activation ---- */
+
+/* The statistics line of the input activation, in place of the weight's. */
+void layer_act_stats(struct qs_view *view, struct qs_row *row);
+
+/* Draw the activation plots in rows "top" .. "top + height - 1" of "frame". */
+void layer_act_draw(struct qs_view *view, struct qs_frame *frame, int top, int height);
+
+/* Switch between the weight's plots and the input activation's (x). */
+void layer_act_toggle(struct qs_view *view);
+
+/* Move the activation configuration to the next range method, saying where x clips now (c). */
+void layer_act_next_range(struct qs_view *view);
+
+/* Export the focused activation plot as PNG and SVG. */
+void layer_act_export(struct qs_view *view);
+
+/* Free the activation plots' images. */
+void layer_act_reset(struct layer_view *lv);
 
 #endif

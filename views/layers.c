@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activations.h"
 #include "ui.h"
 
 enum layers_column {
     COL_KEY, COL_OP, COL_PARAMS, COL_RANGE, COL_ABSMAX, COL_KURTOSIS, COL_OUTLIERS,
-    COL_SPREAD, COL_DEAD, COL_CONFIG, COL_SQNR, COL_BYTES, N_COLUMNS,
+    COL_SPREAD, COL_DEAD, COL_ACT_ABSMAX, COL_ACT_OUTLIERS, COL_CONFIG, COL_SQNR, COL_OUT_DB,
+    COL_BYTES, N_COLUMNS,
     SORT_MODEL = N_COLUMNS   /* the sort order of the model: layers as discovered */
 };
 
@@ -37,8 +39,13 @@ static const struct column_info columns[N_COLUMNS] = {
     [COL_OUTLIERS] = { "outl%",    5, 1, 6, 1 },
     [COL_SPREAD] =   { "spread",   6, 1, 8, 1 },
     [COL_DEAD] =     { "dead",     4, 1, 9, 1 },
+    /* The input activation's absmax and outlier channels, with statistics only. */
+    [COL_ACT_ABSMAX] = { "x absmax", 8, 1, 5, 1 },
+    [COL_ACT_OUTLIERS] = { "x outl", 6, 1, 6, 1 },
     [COL_CONFIG] =   { "config",   16, 0, 2, 0 },
     [COL_SQNR] =     { "SQNR",     6, 1, 3, 0 },
+    /* Output SQNR with the layer alone quantized, with a sensitivity ranking only. */
+    [COL_OUT_DB] =   { "out dB",   6, 1, 3, 0 },
     [COL_BYTES] =    { "bytes",    8, 1, 4, 1 },
 };
 
@@ -60,7 +67,34 @@ struct layers_view {
     size_t key_width;
 };
 
+/* Whether column "col" has anything to show: activation columns need statistics. */
+static int
+column_available(const struct qs_ui *ui, enum layers_column col)
+{
+    if (col == COL_ACT_ABSMAX || col == COL_ACT_OUTLIERS)
+        return ui->act && ui->act->calib;
+    if (col == COL_OUT_DB)
+        return ui->act && ui->act->sens;
+    return 1;
+}
+
 /* ---- sorting ---- */
+
+/* The sort value of an activation or sensitivity column; NaN when unknown. */
+static double
+activation_value(const struct qs_ui *ui, size_t index, enum layers_column col)
+{
+    const struct qs_ui_act_layer *x = qs_ui_act_layer(ui, index);
+    const struct qs_ui_sens_layer *sens = qs_ui_sens_layer(ui, index);
+
+    if (col == COL_ACT_ABSMAX)
+        return x ? x->absmax : NAN;
+    if (col == COL_ACT_OUTLIERS)
+        return x ? (double)x->outliers : NAN;
+    if (col == COL_OUT_DB)
+        return sens && sens->measured && !sens->exact ? sens->sqnr_db : NAN;
+    return NAN;
+}
 
 /* The sort value of a numeric column; NaN when unknown (sorted last). */
 static double
@@ -83,7 +117,7 @@ sort_value(struct qs_ui *ui, size_t index, enum layers_column col)
         return entry && !entry->is_float && entry->measured && !entry->m.exact ? entry->m.sqnr_db
                                                                                : NAN;
     case COL_BYTES: return l->quantizable ? (double)qs_ui_layer_bytes(ui, index) : NAN;
-    default: return NAN;
+    default: return activation_value(ui, index, col);
     }
 }
 
@@ -242,7 +276,7 @@ layers_count(struct qs_view *view)
 
 /* Decide which columns fit "cols" and how wide the key column is. */
 static void
-layout(struct layers_view *lv, size_t cols)
+layout(struct layers_view *lv, const struct qs_ui *ui, size_t cols)
 {
     size_t key_min = cols / 5 > LAYERS_KEY_MIN ? cols / 5 : LAYERS_KEY_MIN;
     size_t used = key_min;
@@ -251,7 +285,8 @@ layout(struct layers_view *lv, size_t cols)
         lv->shown[c] = c == COL_KEY;
     for (int priority = 1; priority <= 11; priority++)
         for (int c = 1; c < N_COLUMNS; c++)
-            if (columns[c].priority == priority && used + (size_t)columns[c].width + 1 <= cols) {
+            if (columns[c].priority == priority && column_available(ui, c) &&
+                used + (size_t)columns[c].width + 1 <= cols) {
                 lv->shown[c] = 1;
                 used += (size_t)columns[c].width + 1;
             }
@@ -267,16 +302,20 @@ layers_draw_header(struct qs_view *view, struct qs_row *row)
     const char *mark = lv->reverse ? "^" : "v";
     char title[32];
 
-    layout(lv, (size_t)view->ui->cols);
-    /* The sorted column is marked by v (worst first) or ^ in the space before its title. */
+    layout(lv, view->ui, (size_t)view->ui->cols);
+    /* The sorted column is marked by v (worst first) or ^ just before its title. */
     snprintf(title, sizeof(title), "layer%s", lv->sort == COL_KEY ? mark : "");
     qs_row_cell(row, QS_STYLE_TITLE, title, lv->key_width, 0);
     for (int c = 1; c < N_COLUMNS; c++) {
         if (!lv->shown[c])
             continue;
-        qs_row_add(row, QS_STYLE_TITLE, c == (int)lv->sort ? mark : " ");
-        qs_row_cell(row, QS_STYLE_TITLE, columns[c].title, (size_t)columns[c].width,
-                    columns[c].right);
+        /* Right-aligned titles get the mark next to them, not after the column before. */
+        snprintf(title, sizeof(title), "%s%s", c == (int)lv->sort ? mark : " ", columns[c].title);
+        if (columns[c].right)
+            qs_row_cell(row, QS_STYLE_TITLE, c == (int)lv->sort ? title : columns[c].title,
+                        (size_t)columns[c].width + 1, 1);
+        else
+            qs_row_cell(row, QS_STYLE_TITLE, title, (size_t)columns[c].width + 1, 0);
     }
 }
 
@@ -308,7 +347,19 @@ stats_cell(const struct qs_stats *s, enum layers_column col, char *buf, size_t s
         number(s->max, 7, hi, sizeof(hi));
         snprintf(buf, size, "%s..%s", lo, hi);
         return QS_STYLE_NORMAL;
-    case COL_ABSMAX: number(s->absmax, width, buf, size); return QS_STYLE_NORMAL;
+    case COL_ABSMAX:
+        if (!s->nan_count && !s->inf_count) {
+            number(s->absmax, width, buf, size);
+            return QS_STYLE_NORMAL;
+        }
+        /* NaN and Inf are left out of every figure: the cell says they are there. */
+        if (!s->finite) {
+            snprintf(buf, size, "NaN");
+            return QS_STYLE_BAD;
+        }
+        number(s->absmax, width - 1, buf, size);
+        snprintf(buf + strlen(buf), size - strlen(buf), "!");
+        return QS_STYLE_BAD;
     case COL_KURTOSIS:
         number(s->kurtosis, width, buf, size);
         return s->kurtosis > 10 ? QS_STYLE_WARN : QS_STYLE_NORMAL;
@@ -358,6 +409,29 @@ plan_cell(struct qs_ui *ui, size_t index, enum layers_column col, char *buf, siz
            : entry->m.sqnr_db < 15 ? QS_STYLE_BAD : QS_STYLE_WARN;
 }
 
+/* Text and style of the activation cells and the output SQNR of the sensitivity. */
+static int
+activation_cell(struct qs_ui *ui, size_t index, enum layers_column col, char *buf, size_t size)
+{
+    const struct qs_ui_act_layer *x = qs_ui_act_layer(ui, index);
+    const struct qs_ui_sens_layer *sens = qs_ui_sens_layer(ui, index);
+
+    snprintf(buf, size, "-");
+    if (col == COL_ACT_ABSMAX && x) {
+        number(x->absmax, (size_t)columns[col].width, buf, size);
+        return QS_STYLE_NORMAL;
+    }
+    if (col == COL_ACT_OUTLIERS && x) {
+        snprintf(buf, size, "%llu", (unsigned long long)x->outliers);
+        return x->outliers ? QS_STYLE_WARN : QS_STYLE_NORMAL;
+    }
+    if (col != COL_OUT_DB || !sens || !sens->measured)
+        return QS_STYLE_DIM;
+    qs_ui_sqnr_text(sens->sqnr_db, sens->exact, buf, size);
+    return sens->exact || sens->sqnr_db >= 30 ? QS_STYLE_GOOD
+           : sens->sqnr_db < 15 ? QS_STYLE_BAD : QS_STYLE_WARN;
+}
+
 static void
 draw_cell(struct qs_ui *ui, size_t index, enum layers_column col, char *buf, size_t size,
           int *style)
@@ -373,6 +447,8 @@ draw_cell(struct qs_ui *ui, size_t index, enum layers_column col, char *buf, siz
         qs_ui_count_text(l->count, buf, size);
     else if (col == COL_CONFIG || col == COL_SQNR || col == COL_BYTES)
         *style = plan_cell(ui, index, col, buf, size);
+    else if (col == COL_ACT_ABSMAX || col == COL_ACT_OUTLIERS || col == COL_OUT_DB)
+        *style = activation_cell(ui, index, col, buf, size);
     else if (info->state == QS_STATS_DONE)
         *style = stats_cell(&info->stats, col, buf, size);
     else {
@@ -434,13 +510,16 @@ layers_key(struct qs_view *view, enum qs_action action, int key)
     (void)key;
     switch (action) {
     case QS_ACTION_ENTER:
+    case QS_ACTION_VIEW_LAYER:      /* "the selected layer" is the one under the cursor here */
         open_selected(view);
         return 1;
     case QS_ACTION_SORT_NEXT:
-        lv->sort = (enum layers_column)((lv->sort + 1) % (N_COLUMNS + 1));
-        break;
     case QS_ACTION_SORT_PREV:
-        lv->sort = (enum layers_column)((lv->sort + N_COLUMNS) % (N_COLUMNS + 1));
+        /* Columns without data (activations before any statistics) are passed over. */
+        do
+            lv->sort = (enum layers_column)((lv->sort + (action == QS_ACTION_SORT_NEXT ? 1
+                                                         : N_COLUMNS)) % (N_COLUMNS + 1));
+        while (lv->sort != SORT_MODEL && !column_available(view->ui, lv->sort));
         break;
     case QS_ACTION_SORT_REVERSE:
         lv->reverse = !lv->reverse;

@@ -359,6 +359,14 @@ add_stats(struct qs_ui *ui, struct qs_row *row, size_t layer)
         qs_row_addf(row, QS_STYLE_DIM, "statistics: computing%s", qs_glyphs.ellipsis);
         return;
     }
+    if (s->nan_count || s->inf_count)
+        qs_row_addf(row, QS_STYLE_BAD, "%" PRIu64 " NaN %" PRIu64 " Inf left out  ",
+                    s->nan_count, s->inf_count);
+    if (!s->finite) {
+        qs_row_add(row, s->count ? QS_STYLE_BAD : QS_STYLE_DIM,
+                   s->count ? "no finite values" : "empty: no values");
+        return;
+    }
     qs_row_addf(row, QS_STYLE_NORMAL, "min %.4g max %.4g absmax %.4g std %.4g kurtosis %.3g",
                 s->min, s->max, s->absmax, s->std, s->kurtosis);
     qs_row_addf(row, s->outliers ? QS_STYLE_WARN : QS_STYLE_NORMAL, " outliers %.3f%%",
@@ -380,12 +388,13 @@ draw_title(struct qs_ui *ui, const struct qs_node *node, struct qs_row *row, int
         qs_row_addf(row, QS_STYLE_TITLE, " %s", node->label);
         return;
     }
-    qs_row_addf(row, QS_STYLE_DIM, "node %zu of %s graph", node->index,
-                node->graph->depth ? "sub" : "the main");
+    qs_row_addf(row, QS_STYLE_DIM, "node %zu of %s", node->index,
+                node->graph->depth ? "subgraph" : "the main graph");
     if (node->graph->depth)
         qs_row_addf(row, QS_STYLE_DIM, " %s (scope %s)", node->graph->name ? node->graph->name : "",
                     node->graph->scope);
-    qs_row_addf(row, QS_STYLE_DIM, ", %zu inputs, %zu outputs", node->n_inputs, node->n_outputs);
+    qs_row_addf(row, QS_STYLE_DIM, ", %zu input%s, %zu output%s", node->n_inputs,
+                node->n_inputs == 1 ? "" : "s", node->n_outputs, node->n_outputs == 1 ? "" : "s");
 }
 
 static void

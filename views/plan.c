@@ -15,7 +15,8 @@
 /* Rows of totals under the list. */
 #define PLAN_TOTAL_ROWS 3
 
-#define PLAN_KEY_MIN 20
+/* Narrowest key column: at 80 columns the key gets 18 and every number still fits. */
+#define PLAN_KEY_MIN 12
 #define PLAN_CONFIG_WIDTH 22
 #define PLAN_SQNR_WIDTH 8
 #define PLAN_MSE_WIDTH 10
@@ -127,7 +128,7 @@ static void
 draw_totals(struct qs_view *view, struct qs_frame *frame, int y)
 {
     struct qs_ui *ui = view->ui;
-    const struct qs_plan_totals *t = &ui->plan.totals;
+    const struct qs_plan_totals *t = qs_ui_plan_totals(ui);
     uint64_t float_bytes, planned;
     char a[32], b[32], sqnr[32];
     size_t waiting = unmeasured(&ui->plan);
@@ -184,6 +185,11 @@ plan_key(struct qs_view *view, enum qs_action action, int key)
 
     (void)key;
     switch (action) {
+    case QS_ACTION_VIEW_LAYER:      /* the selected layer is the one under the cursor */
+        if (index == SIZE_MAX)
+            return 0;
+        qs_ui_open_layer(ui, index);
+        return 1;
     case QS_ACTION_ENTER:
         if (index != SIZE_MAX)
             qs_ui_open_layer(ui, index);

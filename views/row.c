@@ -235,14 +235,19 @@ qs_row_cell(struct qs_row *row, int style, const char *text, size_t width, int r
         qs_row_pad(row, row->width + (width - cols));
 }
 
-void
-qs_row_truncate(struct qs_row *row, size_t cols)
+/* Whether "text" contains only spaces. */
+static int
+all_blank(const char *text)
 {
-    size_t cut;
+    while (*text == ' ')
+        text++;
+    return *text == 0;
+}
 
-    if (row->width <= cols)
-        return;
-    cut = column_offset(row->text, cols);
+/* Cut the text at byte "cut", which is column "cols", dropping the spans after it. */
+static void
+row_cut(struct qs_row *row, size_t cut, size_t cols)
+{
     row->len = cut;
     row->text[cut] = 0;
     row->width = cols;
@@ -256,6 +261,27 @@ qs_row_truncate(struct qs_row *row, size_t cols)
         if (span->start + span->len > cut)
             span->len = (uint32_t)(cut - span->start);
     }
+}
+
+void
+qs_row_truncate(struct qs_row *row, size_t cols)
+{
+    size_t cut;
+    int style;
+
+    if (row->width <= cols)
+        return;
+    /* Blank padding past the edge hides nothing; a cut between words leaves no word cut. */
+    cut = column_offset(row->text, cols);
+    if (cols == 0 || all_blank(row->text + cut) || row->text[cut] == ' ') {
+        row_cut(row, cut, cols);
+        return;
+    }
+    /* The last column shows that text was cut, so that "381" never reads as "38". */
+    cut = column_offset(row->text, cols - 1);
+    style = qs_row_style_at(row, cut);
+    row_cut(row, cut, cols - 1);
+    qs_row_add(row, style, qs_glyphs.ellipsis ? qs_glyphs.ellipsis : "~");
 }
 
 void

@@ -90,7 +90,11 @@ void qs_row_pad(struct qs_row *row, size_t col);
  */
 void qs_row_cell(struct qs_row *row, int style, const char *text, size_t width, int right);
 
-/* Cut the row to "cols" columns. */
+/*
+ * Cut the row to "cols" columns.  When the cut splits a word (a number),
+ * the last column shows the ellipsis glyph instead, in the style of the
+ * text it replaces, so that "381" never reads as "38".
+ */
 void qs_row_truncate(struct qs_row *row, size_t cols);
 
 /* Set the style of the whole row (text and the rest of the line), keeping no other span. */

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "activations.h"
 #include "commands.h"
 #include "corpus.h"
 #include "display.h"
@@ -309,6 +310,11 @@ search_run(struct qs_ui *ui, int direction, int from_next)
             return;
         }
     }
+    /* Matches may hide in folded subgraphs: unfold them and look once more. */
+    if (view->ops->search_reveal && view->ops->search_reveal(view, ui->search) > 0) {
+        search_run(ui, direction, from_next);
+        return;
+    }
     qs_ui_error(ui, "'%s' not found", ui->search);
 }
 
@@ -387,6 +393,10 @@ generic_action(struct qs_ui *ui, enum qs_action action, int key)
         break;
     case QS_ACTION_REDRAW:
         qs_display_clear();
+        break;
+    case QS_ACTION_CALIBRATE: case QS_ACTION_SENSITIVITY: case QS_ACTION_EVAL:
+    case QS_ACTION_CANCEL_RUN:
+        qs_ui_act_action(ui, action);
         break;
     default:
         qs_ui_error(ui, "%s does nothing here (? shows every key)",
@@ -473,7 +483,8 @@ header_fields(struct qs_ui *ui, char fields[HEAD_COUNT][128])
     uint64_t float_bytes, planned;
 
     snprintf(fields[HEAD_NAME], 128, "%s", slash && slash[1] ? slash + 1 : ui->path);
-    snprintf(fields[HEAD_PRODUCER], 128, "%s %s", m->producer_name, m->producer_version);
+    snprintf(fields[HEAD_PRODUCER], 128, "%s%s%s", m->producer_name,
+             m->producer_version[0] ? " " : "", m->producer_version);
     if (!m->producer_name[0])
         fields[HEAD_PRODUCER][0] = 0;
     snprintf(fields[HEAD_OPSET], 128, "opset %lld", (long long)qs_model_opset(m, ""));
@@ -675,10 +686,17 @@ draw_status(struct qs_ui *ui, struct qs_row *row, int y)
         ui->frame.cursor_x = (int)row->width;
         return;
     }
+    /* A run of the model shows its progress bar, with any message after it. */
+    if (qs_ui_run_draw(ui, row, (size_t)ui->cols)) {
+        if (ui->message[0])
+            qs_row_add(row, ui->message_style, ui->message);
+        qs_row_truncate(row, (size_t)ui->cols);
+        return;
+    }
     if (view->ops->status)
         view->ops->status(view, right, sizeof(right));
     if (ui->message[0])
-        qs_row_addn(row, ui->message_style, ui->message, (size_t)ui->cols);
+        qs_row_add(row, ui->message_style, ui->message);
     else
         draw_hints(ui, row, (size_t)ui->cols > strlen(right) + 1
                             ? (size_t)ui->cols - strlen(right) - 1 : 0);
@@ -731,6 +749,7 @@ qs_ui_init(struct qs_ui *ui, const struct qs_cli *cli, int lines, int cols)
     if (!ui->worker)
         qs_die("cannot start the worker threads");
     ui->plot = qs_plot_new();
+    qs_ui_act_init(ui);
 }
 
 void
@@ -751,6 +770,7 @@ qs_ui_done(struct qs_ui *ui)
     }
     prompt_reset(ui);
     qs_plot_free(ui->plot);
+    qs_ui_act_done(ui);
     qs_ui_layers_done(ui);
     qs_corpus_free(ui->corpus);
     qs_model_free(ui->model);
@@ -846,7 +866,7 @@ load_model(const struct qs_cli *cli, struct qs_model **model, struct qs_diag *di
 
 static int
 run_browser(const struct qs_cli *cli, struct qs_model *model, const struct qs_diag *diag,
-            struct qs_ui_script *script)
+            struct qs_ui_script *script, const struct qs_ui_options *ui_options)
 {
     struct qs_display_options options = { 0 };
     struct qs_ui ui;
@@ -864,10 +884,12 @@ run_browser(const struct qs_cli *cli, struct qs_model *model, const struct qs_di
     qs_ui_init(&ui, cli, lines, cols);
     ui.script = script != NULL;
     qs_plot_configure(ui.plot, qs_display_colors(), sixel);
-    if (model)
+    if (model) {
         qs_ui_set_model(&ui, model);
-    else
+        qs_ui_act_start(&ui, ui_options);
+    } else {
         qs_ui_set_folder(&ui, cli->args[0]);
+    }
     if (diag->count)
         qs_ui_error_diag(&ui, diag);
     run_loop(&ui, script);
@@ -879,7 +901,7 @@ run_browser(const struct qs_cli *cli, struct qs_model *model, const struct qs_di
 }
 
 int
-qs_ui_main(const struct qs_cli *cli)
+qs_ui_main(const struct qs_cli *cli, const struct qs_ui_options *options)
 {
     const char *term = getenv("TERM");
     int no_display = getenv("QSCOPE_NO_DISPLAY") != NULL;
@@ -890,8 +912,10 @@ qs_ui_main(const struct qs_cli *cli)
     int is_dir = stat(cli->args[0], &st) == 0 && S_ISDIR(st.st_mode);
     int rc;
 
-    if (!no_display && (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)))
+    if (!no_display && !isatty(STDOUT_FILENO))
         return fallback(cli, is_dir, "standard output is not a terminal");
+    if (!no_display && !isatty(STDIN_FILENO))
+        return fallback(cli, is_dir, "standard input is not a terminal");
     if (!no_display && (!term || !*term || strcmp(term, "dumb") == 0))
         return fallback(cli, is_dir, "TERM is unset or dumb");
     qs_glyphs_init(qs_ui_locale_is_utf8());
@@ -910,7 +934,7 @@ qs_ui_main(const struct qs_cli *cli)
         return qs_status_exit_code(QS_USAGE);
     }
     qs_trace_open();
-    rc = run_browser(cli, model, &diag, script);
+    rc = run_browser(cli, model, &diag, script, options);
     qs_ui_script_close(script);
     qs_trace_close();
     qs_diag_done(&diag);

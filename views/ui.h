@@ -31,6 +31,8 @@
 
 struct qs_plot;
 struct qs_corpus;
+struct qs_ui_act;
+struct qs_ui_options;
 
 /* Deepest view stack. */
 #define QS_UI_STACK_MAX 16
@@ -43,7 +45,11 @@ enum qs_ui_slot {
     QS_SLOT_PLOT_RANGE,      /* drawing the layer view's range plot */
     QS_SLOT_PLOT_HIST,       /* drawing its histogram */
     QS_SLOT_AUTO,            /* the automatic plan */
-    QS_SLOT_CORPUS           /* the folder scan */
+    QS_SLOT_CORPUS,          /* the folder scan */
+    QS_SLOT_RUN,             /* the run of the model: calibration, sensitivity or evaluation */
+    QS_SLOT_PLOT_ACT_CHANNELS,   /* the layer view's plot of its input's channels */
+    QS_SLOT_PLOT_ACT_HIST,   /* the layer view's histogram of its input */
+    QS_SLOT_PLOT_EVAL        /* the eval view's plot */
 };
 
 enum qs_ui_stats_state {
@@ -109,11 +115,13 @@ struct qs_ui {
     size_t stats_finished;
     uint64_t weight_params;  /* elements of every layer */
     struct qs_corpus *corpus;    /* a folder of models, else NULL */
+    struct qs_ui_act *act;   /* activation statistics, sensitivity, evaluation (activations.h) */
 
     struct qs_plan plan;
     int plan_dirty;          /* changed since written or read */
     char *plan_path;         /* the file last written or read, or NULL */
     size_t plan_measuring;   /* plan measurements queued and not yet back */
+    int plan_totals_stale;   /* plan.totals miss measurements: see qs_ui_plan_totals */
     struct qs_ui_data *data; /* the data of the layer last shown, or NULL */
     size_t data_loading;     /* layer whose data is being loaded, or SIZE_MAX */
     char *pending_write;     /* plan file to write once every entry is measured, or NULL */
@@ -145,13 +153,15 @@ struct qs_ui {
 };
 
 /*
- * `qscope MODEL|DIR`: open the browser on "cli->args[0]".  Where standard
- * output is not a terminal, or TERM is unset or "dumb", prints what
- * `qscope info` (or `qscope ops` for a folder) prints and a one-line note
- * instead.  A model that fails to load gives the commands' message before
- * the screen is touched.  Returns the exit status.
+ * `qscope MODEL|DIR`: open the browser on "cli->args[0]", with the
+ * inputs and files of "options" (may be NULL for none; borrowed for the
+ * browser's lifetime).  Where standard output is not a terminal, or TERM
+ * is unset or "dumb", prints what `qscope info` (or `qscope ops` for a
+ * folder) prints and a one-line note instead.  A model that fails to
+ * load gives the commands' message before the screen is touched.
+ * Returns the exit status.
  */
-int qs_ui_main(const struct qs_cli *cli);
+int qs_ui_main(const struct qs_cli *cli, const struct qs_ui_options *options);
 
 /* Set up "ui" for "cli" without a terminal: load nothing.  For tests. */
 void qs_ui_init(struct qs_ui *ui, const struct qs_cli *cli, int lines, int cols);
@@ -278,6 +288,12 @@ uint64_t qs_ui_layer_bytes(const struct qs_ui *ui, size_t index);
  * with the plan applied (layers not measured yet count as float).
  */
 void qs_ui_sizes(const struct qs_ui *ui, uint64_t *float_bytes, uint64_t *planned_bytes);
+
+/*
+ * The plan's totals, summed again first when measurements arrived since
+ * (ui->plan.totals itself may lag behind them).
+ */
+const struct qs_plan_totals *qs_ui_plan_totals(struct qs_ui *ui);
 
 /* Queue the measurement of layer "index"'s plan entry (nothing when it is measured). */
 void qs_ui_plan_measure(struct qs_ui *ui, size_t index);

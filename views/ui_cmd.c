@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "activations.h"
 #include "display.h"
 #include "trace.h"
 
@@ -163,6 +164,45 @@ cmd_auto(struct qs_ui *ui, const char *arg, int bang)
     return qs_ui_plan_auto(ui, arg);
 }
 
+static int
+cmd_qstats(struct qs_ui *ui, const char *arg, int bang)
+{
+    (void)bang;
+    if (!ui->model) {
+        qs_ui_error(ui, "statistics need a model: %s is a folder", ui->path);
+        return -1;
+    }
+    qs_ui_act_read_qstats(ui, arg);
+    return 0;
+}
+
+static int
+cmd_write_qstats(struct qs_ui *ui, const char *arg, int bang)
+{
+    char *path = *arg ? qs_strdup(arg) : qs_ui_calib_default_path(ui);
+    int rc = qs_ui_calib_write(ui, path, bang);
+
+    free(path);
+    return rc;
+}
+
+static int
+cmd_act(struct qs_ui *ui, const char *arg, int bang)
+{
+    (void)bang;
+    return qs_ui_act_set_config(ui, arg);
+}
+
+/* `:sensitivity` runs it; `:sensitivity FILE` reads a ranking. */
+static int
+cmd_sensitivity(struct qs_ui *ui, const char *arg, int bang)
+{
+    (void)bang;
+    if (*arg)
+        return qs_ui_sensitivity_read(ui, arg);
+    return qs_ui_act_action(ui, QS_ACTION_SENSITIVITY) ? 0 : -1;
+}
+
 static const struct ui_command commands[] = {
     { "save-screen", 1, cmd_save_screen, ":save-screen FILE  Write the screen as text to FILE" },
     { "quit", 0, cmd_quit, ":quit  Quit (:quit! without asking about the plan)" },
@@ -173,6 +213,12 @@ static const struct ui_command commands[] = {
     { "write", 1, cmd_write, ":write FILE  Write the plan (:write! replaces a file)" },
     { "open", 1, cmd_open, ":open FILE  Read a plan" },
     { "auto", 1, cmd_auto, ":auto BUDGET  Make a plan for a budget (4.5bpw, 300MB, 25%)" },
+    { "qstats", 1, cmd_qstats, ":qstats FILE  Read activation statistics (qscope calibrate)" },
+    { "write-qstats", 0, cmd_write_qstats,
+      ":write-qstats [FILE]  Write the statistics (:write-qstats! replaces a file)" },
+    { "act", 1, cmd_act, ":act CONFIG  Set the activation configuration (int8:tensor:sym:mse)" },
+    { "sensitivity", 0, cmd_sensitivity,
+      ":sensitivity [FILE]  Run the sensitivity, or read a ranking (qscope sensitivity --json)" },
 };
 
 size_t

@@ -165,15 +165,28 @@ static void
 plan_store(struct qs_ui *ui, size_t index, int is_float, const struct qs_quant_config *config,
            const struct qs_plan_measure *m)
 {
-    struct qs_plan_layer *entry = qs_plan_find(&ui->plan, ui->layers->items[index].key);
+    /* Found through the layer's hint: a search of the plan per layer measured is quadratic. */
+    const struct qs_plan_layer *found = qs_ui_plan_entry(ui, index);
+    struct qs_plan_layer *entry = found ? &ui->plan.layers[found - ui->plan.layers] : NULL;
 
     if (!entry || entry->is_float != is_float ||
         (!is_float && !qs_quant_config_equal(&entry->config, config)))
         return;
     entry->m = *m;
     entry->measured = 1;
-    qs_plan_totals_compute(&ui->plan);
+    /* Summed when next shown or written: a sum per measurement is quadratic in the layers. */
+    ui->plan_totals_stale = 1;
     qs_ui_plan_written_check(ui);
+}
+
+const struct qs_plan_totals *
+qs_ui_plan_totals(struct qs_ui *ui)
+{
+    if (ui->plan_totals_stale) {
+        qs_plan_totals_compute(&ui->plan);
+        ui->plan_totals_stale = 0;
+    }
+    return &ui->plan.totals;
 }
 
 static void
@@ -448,6 +461,7 @@ int
 qs_ui_plan_set(struct qs_ui *ui, size_t index, const struct qs_quant_config *config)
 {
     const struct qs_layer *layer = &ui->layers->items[index];
+    const struct qs_plan_layer *found;
     struct qs_plan_layer *entry;
     char message[256];
 
@@ -455,11 +469,12 @@ qs_ui_plan_set(struct qs_ui *ui, size_t index, const struct qs_quant_config *con
         qs_ui_error(ui, "%s: %s", layer->key, message);
         return -1;
     }
-    entry = qs_plan_get(&ui->plan, layer->key);
+    found = qs_ui_plan_entry(ui, index);
+    entry = found ? &ui->plan.layers[found - ui->plan.layers] : qs_plan_get(&ui->plan, layer->key);
     if (entry->is_float == !config && (!config || qs_quant_config_equal(&entry->config, config)))
         return 0;
     qs_plan_layer_set(entry, config);
-    qs_plan_totals_compute(&ui->plan);
+    ui->plan_totals_stale = 1;
     ui->plan_dirty = 1;
     ui->generation++;
     qs_ui_plan_measure(ui, index);

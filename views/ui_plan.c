@@ -168,6 +168,11 @@ qs_ui_plan_write(struct qs_ui *ui, const char *path, int force)
         qs_ui_error(ui, "no layers, so no plan to write");
         return -1;
     }
+    /* No question whose yes can only fail. */
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        qs_ui_error(ui, "%s: is a folder, not a file", path);
+        return -1;
+    }
     if (!force && stat(path, &st) == 0) {
         snprintf(question, sizeof(question), "%s exists. Replace it?", path);
         qs_ui_confirm(ui, question, replace_answer, qs_strdup(path));

@@ -39,6 +39,7 @@ struct qs_view;
     _(LAYERS, layers) \
     _(LAYER,  layer) \
     _(PLAN,   plan) \
+    _(EVAL,   eval) \
     _(HELP,   help)
 
 enum qs_view_id {
@@ -73,6 +74,12 @@ struct qs_view_ops {
     void (*draw_line)(struct qs_view *view, size_t line, struct qs_row *row, size_t cols);
     /* List views: lowercase text that `/` searches in row "line", or NULL. */
     const char *(*search_text)(struct qs_view *view, size_t line);
+    /*
+     * List views with hidden rows (folded subgraphs), optional: show the
+     * rows whose text holds "needle" (lowercase).  Returns how many were
+     * hidden; the search then runs again.
+     */
+    size_t (*search_reveal)(struct qs_view *view, const char *needle);
 
     /*
      * Views without a list, or with panels around it: draw rows "top" ..
@@ -149,5 +156,13 @@ int qs_layer_view_set_config(struct qs_ui *ui, const char *text);
 
 /* Draw what curses cannot (sixel images) after the screen was painted. */
 void qs_layer_view_after_paint(struct qs_ui *ui);
+
+struct qs_quant_config;
+
+/*
+ * The layer view's trial configuration in "config": the one on screen,
+ * or the default int8 per-channel one before the view was first shown.
+ */
+void qs_layer_view_config(struct qs_ui *ui, struct qs_quant_config *config);
 
 #endif

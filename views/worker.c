@@ -36,7 +36,7 @@ struct qs_worker {
     int pipe_fd[2];
 };
 
-static const char *const lane_names[QS_LANE_COUNT] = { "trial", "background", "plot" };
+static const char *const lane_names[QS_LANE_COUNT] = { "trial", "background", "plot", "run" };
 
 /* Tell the main loop that something finished. */
 static void
@@ -328,8 +328,11 @@ qs_worker_busy(struct qs_worker *worker, const char **label, int *permille)
 
         if (lane->head || lane->running)
             busy = 1;
-        /* The background lane's long jobs are the ones worth a progress line. */
-        if (label && lane->running && (!*label || i == QS_LANE_BACKGROUND)) {
+        /*
+         * The background lane's long jobs are the ones worth a progress line;
+         * runs of the model draw their own bar in the status line.
+         */
+        if (label && lane->running && i != QS_LANE_RUN && (!*label || i == QS_LANE_BACKGROUND)) {
             *label = lane->running->ops->name;
             if (permille)
                 *permille = atomic_load(&lane->running->progress);

@@ -8,6 +8,9 @@
  *   QS_LANE_BACKGROUND  statistics of every layer, plan measurements,
  *                       automatic plans, folder scans; long
  *   QS_LANE_PLOT        gnuplot, which only this thread talks to
+ *   QS_LANE_RUN         runs of the model (calibration, sensitivity,
+ *                       evaluation), minutes long, one at a time; and
+ *                       the reading of their files
  *
  * A job is a struct that starts with struct qs_job.  Its "run" hook runs on
  * the lane's thread and may only read what the job owns or what is
@@ -31,6 +34,7 @@ enum qs_lane {
     QS_LANE_TRIAL,
     QS_LANE_BACKGROUND,
     QS_LANE_PLOT,
+    QS_LANE_RUN,
     QS_LANE_COUNT
 };
 

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,12 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "actions.h"
+#include "activations.h"
 #include "display.h"
 #include "plot.h"
+#include "sensitivity.h"
 #include "ui.h"
 
 /* ---- display.c and the commands, stubbed ---- */
@@ -63,9 +67,9 @@ srcdir(void)
     return dir && *dir ? dir : ".";
 }
 
-/* A browser on sample "name" with a 24 x 80 screen and no gnuplot. */
+/* A browser on the model at "path" with a 24 x 80 screen and no gnuplot. */
 static struct fixture *
-open_sample(const char *name)
+open_model(const char *path)
 {
     struct fixture *f = qs_calloc(1, sizeof(*f));
     struct qs_model *model = NULL;
@@ -73,7 +77,7 @@ open_sample(const char *name)
 
     setenv("QSCOPE_GNUPLOT", "/nonexistent/gnuplot", 1);
     qs_glyphs_init(0);
-    snprintf(f->path, sizeof(f->path), "%s/samples/%s", srcdir(), name);
+    snprintf(f->path, sizeof(f->path), "%s", path);
     qs_cli_init(&f->cli, "test");
     f->cli.threads = 2;
     f->args[0] = f->path;
@@ -86,6 +90,16 @@ open_sample(const char *name)
     qs_ui_set_model(&f->ui, model);
     qs_worker_wait_idle(f->ui.worker);
     return f;
+}
+
+/* A browser on sample "name". */
+static struct fixture *
+open_sample(const char *name)
+{
+    char path[1024];
+
+    snprintf(path, sizeof(path), "%s/samples/%s", srcdir(), name);
+    return open_model(path);
 }
 
 static void
@@ -113,6 +127,17 @@ press_key(struct fixture *f, int key)
     qs_ui_key(&f->ui, key, NULL);
     qs_worker_wait_idle(f->ui.worker);
     qs_ui_draw(&f->ui);
+    qs_worker_wait_idle(f->ui.worker);
+}
+
+/* Let the jobs a command started, and the ones its drawing starts, finish. */
+static void
+settle(struct fixture *f)
+{
+    for (int i = 0; i < 3; i++) {
+        qs_worker_wait_idle(f->ui.worker);
+        qs_ui_draw(&f->ui);
+    }
     qs_worker_wait_idle(f->ui.worker);
 }
 
@@ -242,7 +267,26 @@ test_rows(void **state)
     assert_int_equal(qs_row_style_at(&row, 7), QS_STYLE_OP);
     assert_int_equal(qs_row_style_at(&row, 0), QS_STYLE_NORMAL);
     qs_row_truncate(&row, 4);
-    assert_string_equal(row.text, "   a");
+    assert_string_equal(row.text, "   ~");
+    assert_int_equal(row.width, 4);
+    qs_row_clear(&row);
+    /* A cut number must not read as a smaller one: "kurtosis 381" is never "kurtosis 38". */
+    qs_row_add(&row, QS_STYLE_NORMAL, "kurtosis ");
+    qs_row_add(&row, QS_STYLE_WARN, "381");
+    qs_row_truncate(&row, 11);
+    assert_string_equal(row.text, "kurtosis 3~");
+    assert_int_equal(qs_row_style_at(&row, 10), QS_STYLE_WARN);
+    /* A word cut off whole is marked too; a cut just after a word, or in padding, is not. */
+    qs_row_truncate(&row, 9);
+    assert_string_equal(row.text, "kurtosis~");
+    qs_row_clear(&row);
+    qs_row_add(&row, QS_STYLE_NORMAL, "max 4.18 outliers");
+    qs_row_truncate(&row, 8);
+    assert_string_equal(row.text, "max 4.18");
+    qs_row_clear(&row);
+    qs_row_cell(&row, QS_STYLE_NORMAL, "abc", 8, 0);
+    qs_row_truncate(&row, 5);
+    assert_string_equal(row.text, "abc  ");
     qs_row_done(&row);
 
     qs_glyphs_init(1);
@@ -505,6 +549,690 @@ test_ascii_screens(void **state)
     close_sample(f);
 }
 
+/* ---- activations: statistics, sensitivity, evaluation ---- */
+
+/* The browser on "name" with 2 generated samples (seed 0), as `--random 2` gives. */
+static struct fixture *
+open_with_inputs(const char *name)
+{
+    struct fixture *f = open_sample(name);
+    struct qs_ui_options options = { 0 };
+
+    options.inputs.random = 2;
+    qs_ui_act_start(&f->ui, &options);
+    qs_worker_wait_idle(f->ui.worker);
+    return f;
+}
+
+/* The samples of open_with_inputs, read by the core for the expected numbers. */
+static void
+core_inputs(struct fixture *f, struct qs_interp **interp, struct qs_input_set *inputs)
+{
+    struct qs_interp_options options = { .threads = 2 };
+    struct qs_input_spec spec = { .random = 2 };
+    struct qs_diag diag;
+
+    qs_diag_init(&diag);
+    assert_int_equal(qs_interp_new(f->ui.model, &options, &diag, interp), QS_OK);
+    assert_int_equal(qs_inputs_load(*interp, &spec, f->path, &diag, inputs), QS_OK);
+    qs_diag_done(&diag);
+}
+
+/* The screen line of the layers view row "key", or NULL. */
+static const char *
+layers_row(struct fixture *f, const char *key)
+{
+    char start[128];
+
+    snprintf(start, sizeof(start), "%s ", key);
+    qs_ui_draw(&f->ui);
+    for (int y = 3; y < f->ui.frame.lines - 1; y++)
+        if (f->ui.frame.rows[y].text && strncmp(f->ui.frame.rows[y].text, start,
+                                                strlen(start)) == 0)
+            return f->ui.frame.rows[y].text;
+    return NULL;
+}
+
+/* The first screen line from "from" on that ends with "text", or -1. */
+static int
+find_line_ending(struct fixture *f, const char *text, int from)
+{
+    qs_ui_draw(&f->ui);
+    for (int y = from; y < f->ui.frame.lines; y++) {
+        const char *row = f->ui.frame.rows[y].text;
+
+        if (row && strlen(row) >= strlen(text) &&
+            strcmp(row + strlen(row) - strlen(text), text) == 0)
+            return y;
+    }
+    return -1;
+}
+
+/* The first screen line holding both "a" and "b", or -1. */
+static int
+find_line2(struct fixture *f, const char *a, const char *b)
+{
+    qs_ui_draw(&f->ui);
+    for (int y = 0; y < f->ui.frame.lines; y++)
+        if (f->ui.frame.rows[y].text && strstr(f->ui.frame.rows[y].text, a) &&
+            strstr(f->ui.frame.rows[y].text, b))
+            return y;
+    return -1;
+}
+
+/* The status line of a run: its bar, its count and the key that cancels it. */
+static void
+test_run_progress_line(void **state)
+{
+    struct fixture *f = open_sample("tiny_cnn.onnx");
+    struct qs_ui_run run;
+
+    (void)state;
+    memset(&run, 0, sizeof(run));
+    run.kind = QS_RUN_CALIBRATE;
+    run.unit = "samples";
+    atomic_init(&run.done_steps, 1);
+    atomic_init(&run.total_steps, 4);
+    f->ui.act->run = &run;
+    assert_string_equal(line(f, 23), "calibrating |#####               | 1/4 samples  X cancel");
+    atomic_store(&run.total_steps, 0);
+    assert_string_equal(line(f, 23), "calibrating reading the inputs~ X cancel");
+    f->ui.act->run = NULL;
+    assert_null(strstr(line(f, 23), "cancel"));
+    press(f, "X");
+    assert_non_null(strstr(line(f, 23), "nothing to cancel"));
+    close_sample(f);
+}
+
+/* Runs need inputs: without them the status line names the options that give them. */
+static void
+test_run_without_inputs(void **state)
+{
+    struct fixture *f = open_sample("tiny_cnn.onnx");
+
+    (void)state;
+    qs_ui_act_start(&f->ui, NULL);
+    press(f, "C");
+    assert_non_null(strstr(line(f, 23), "calibration needs inputs: start qscope with --data"));
+    assert_null(f->ui.act->calib);
+    close_sample(f);
+}
+
+/* C calibrates: the layers view gains the input activation's absmax and outlier channels. */
+static void
+test_calibrate_columns(void **state)
+{
+    struct fixture *f = open_with_inputs("tiny_cnn.onnx");
+    const struct qs_ui_act_layer *x;
+    const struct qs_calib_tensor *pool1;
+    const char *row;
+    char expect[64];
+    double absmax, median;
+    uint64_t outliers, count = 0;
+
+    (void)state;
+    press(f, "3");
+    assert_null(strstr(line(f, 2), "x absmax"));
+    press(f, "C");
+    assert_non_null(strstr(line(f, 23), "14 activations from 2 samples. Write them to: "));
+    press_key(f, QS_KEY_ESC);
+    assert_non_null(f->ui.act->calib);
+    assert_null(f->ui.act->calib_file);
+
+    /* conv2 reads pool1.out; its channel absmax agrees with the tensor's own collector. */
+    x = qs_ui_act_layer(&f->ui, qs_ui_layer_find(&f->ui, "conv2.weight"));
+    assert_non_null(x);
+    assert_string_equal(x->input->tensor, "pool1.out");
+    assert_int_equal(x->input->channels, 16);
+    pool1 = qs_calib_find(f->ui.act->calib, "pool1.out");
+    assert_non_null(pool1);
+    assert_true(x->absmax == pool1->absmax);
+    /* Outlier channels: absmax above 8 times the median, counted here by hand. */
+    qs_ui_act_channels(x->input, &absmax, &median, &outliers, NULL);
+    for (uint64_t c = 0; c < x->input->channels; c++)
+        count += x->input->absmax[c] > 8.0 * median;
+    assert_int_equal(x->outliers, count);
+    assert_null(qs_ui_act_layer(&f->ui, qs_ui_layer_find(&f->ui, "conv2.bias")));
+
+    f->ui.cols = 120;
+    assert_non_null(strstr(line(f, 2), "x absmax x outl"));
+    row = layers_row(f, "conv2.weight");
+    assert_non_null(row);
+    snprintf(expect, sizeof(expect), " %.3g %6llu ", pool1->absmax, (unsigned long long)count);
+    assert_non_null(strstr(row, expect));
+    /* Sorting reaches the new columns: largest input absmax first. */
+    press(f, "SSSSS");
+    assert_non_null(strstr(line(f, 2), "vx absmax"));
+    assert_memory_equal(line(f, 3), "conv2.weight ", 13);
+    close_sample(f);
+}
+
+/* x plots the input activation; without gnuplot, its |x| histogram as text with the clip row. */
+static void
+test_activation_plots(void **state)
+{
+    struct fixture *f = open_with_inputs("tiny_cnn.onnx");
+
+    (void)state;
+    qs_ui_command(&f->ui, "layer conv2.weight");
+    press(f, "x");
+    assert_true(find_line(f, "no activation statistics to plot") > 0);
+    press(f, "C");
+    press_key(f, QS_KEY_ESC);
+    f->ui.cols = 160;
+    assert_int_equal(find_line(f, "x pool1.out 0.."), 3);
+    assert_int_equal(find_line(f, "int8:tensor:asym:minmax clips 0.."), 3);
+    assert_int_equal(find_line(f, "  16 ch  zeros "), 3);
+    assert_int_equal(find_line(f, "no plots: gnuplot not found"), 4);
+    assert_true(find_line_ending(f, " clip", 5) > 4);
+    press(f, "c");
+    assert_int_equal(find_line(f, "int8:tensor:asym:p99.99 clips 0.."), 3);
+    assert_non_null(strstr(line(f, 23), "activations: int8:tensor:asym:p99.99, so pool1.out "
+                                        "clips at 0.."));
+    press(f, "ccc");
+    assert_int_equal(find_line(f, "int8:tensor:asym:minmax clips 0.."), 3);
+    assert_int_equal(qs_ui_command(&f->ui, "act int8:dynamic:sym"), 0);
+    assert_int_equal(find_line(f, "int8:dynamic:sym (scales at run time)"), 3);
+    /* The stats line tells when a layer's input has no channel statistics. */
+    qs_ui_command(&f->ui, "layer conv2.bias");
+    assert_int_equal(find_line(f, "input x: none in the statistics"), 3);
+    press(f, "x");
+    assert_int_equal(find_line(f, " std "), 3);
+    close_sample(f);
+}
+
+/* R measures each layer alone; the out dB column shows what qs_sensitivity_run gives. */
+static void
+test_sensitivity_column(void **state)
+{
+    struct fixture *f = open_with_inputs("tiny_cnn.onnx");
+    struct qs_quant_config config;
+    struct qs_sens_options options = { .config = &config, .threads = 2 };
+    struct qs_sens_result result;
+    struct qs_interp *interp;
+    struct qs_input_set inputs;
+    struct qs_diag diag;
+    char expect[64];
+
+    (void)state;
+    press(f, "3R");
+    assert_non_null(strstr(line(f, 23), "sensitivity at int8:channel:sym:minmax: 4 layers"));
+    assert_non_null(strstr(line(f, 2), "out dB"));
+
+    qs_diag_init(&diag);
+    core_inputs(f, &interp, &inputs);
+    qs_quant_config_default(QS_QUANT_INT8, &config);
+    assert_int_equal(qs_sensitivity_run(f->ui.model, f->ui.layers, &inputs, &options, &diag,
+                                        &result), QS_OK);
+    assert_int_equal(result.count, 4);
+    for (size_t i = 0; i < result.count; i++) {
+        const char *row = layers_row(f, result.items[i].layer->key);
+
+        assert_non_null(row);
+        snprintf(expect, sizeof(expect), " %.2f ", result.items[i].output.sqnr_db);
+        assert_non_null(strstr(row, expect));
+    }
+    assert_false(qs_ui_sens_layer(&f->ui, qs_ui_layer_find(&f->ui, "conv1.bias"))->measured);
+
+    /* Sorted worst first: the lowest output SQNR (dwconv.weight, 58.99 dB) on top. */
+    qs_sensitivity_rank(&result);
+    press(f, "SS");
+    assert_non_null(strstr(line(f, 2), "vout dB"));
+    snprintf(expect, sizeof(expect), "%s ", result.items[0].layer->key);
+    assert_memory_equal(line(f, 3), expect, strlen(expect));
+    qs_sensitivity_done(&result);
+    qs_inputs_done(&inputs);
+    qs_interp_free(interp);
+    qs_diag_done(&diag);
+    close_sample(f);
+}
+
+/* A ranking read from `qscope sensitivity --json` fills the same column. */
+static void
+test_sensitivity_file(void **state)
+{
+    struct fixture *f = open_with_inputs("tiny_cnn.onnx");
+    struct qs_quant_config config;
+    struct qs_sens_options options = { .config = &config, .threads = 2 };
+    struct qs_sens_result result;
+    struct qs_interp *interp;
+    struct qs_input_set inputs;
+    char path[] = "/tmp/qscope-view-sens-XXXXXX";
+    char command[128], expect[64];
+    json_t *doc;
+    int fd = mkstemp(path);
+
+    (void)state;
+    assert_true(fd >= 0);
+    core_inputs(f, &interp, &inputs);
+    assert_int_equal(qs_quant_config_parse("int4:channel", &config, NULL, 0), QS_OK);
+    assert_int_equal(qs_sensitivity_run(f->ui.model, f->ui.layers, &inputs, &options, NULL,
+                                        &result), QS_OK);
+    doc = qs_sensitivity_to_json(&result, f->ui.model);
+    assert_int_equal(json_dumpfd(doc, fd, 0), 0);
+    close(fd);
+    json_decref(doc);
+
+    snprintf(command, sizeof(command), "sensitivity %s", path);
+    press(f, "3");
+    assert_int_equal(qs_ui_command(&f->ui, command), 0);
+    qs_worker_wait_idle(f->ui.worker);
+    assert_non_null(strstr(line(f, 23), "4 layers at int4:channel:asym"));
+    for (size_t i = 0; i < result.count; i++) {
+        snprintf(expect, sizeof(expect), " %.2f ", result.items[i].output.sqnr_db);
+        assert_non_null(strstr(layers_row(f, result.items[i].layer->key), expect));
+    }
+    unlink(path);
+    qs_sensitivity_done(&result);
+    qs_inputs_done(&inputs);
+    qs_interp_free(interp);
+    close_sample(f);
+}
+
+/* t evaluates the plan: the eval view's rows are qs_eval_run's trace. */
+static void
+test_eval_view(void **state)
+{
+    struct fixture *f = open_with_inputs("tiny_cnn.onnx");
+    struct qs_eval_options options = { .plan = &f->ui.plan, .trace = 1, .threads = 2 };
+    struct qs_eval_result result;
+    struct qs_interp *interp;
+    struct qs_input_set inputs;
+    struct qs_diag diag;
+    char expect[128];
+
+    (void)state;
+    qs_ui_command(&f->ui, "layer conv2.weight");
+    press(f, "bbbbga5t");
+    assert_int_equal(qs_ui_view(&f->ui)->id, QS_VIEW_EVAL);
+    assert_non_null(strstr(line(f, 2), "plan: 1 layer quantized (1 read), weight SQNR 21.65 dB"));
+    assert_non_null(strstr(line(f, 3), "output probs  SQNR "));
+    assert_non_null(strstr(line(f, 3), "top-1 100.00%"));
+
+    qs_diag_init(&diag);
+    core_inputs(f, &interp, &inputs);
+    assert_int_equal(qs_eval_run(f->ui.model, f->ui.layers, &inputs, &options, &diag, &result),
+                     QS_OK);
+    assert_int_equal(f->ui.views[QS_VIEW_EVAL].rows, result.n_trace);
+    for (size_t i = 0; i < result.n_trace; i++) {
+        char sqnr[32];
+        const struct qs_quant_metrics *m = &result.trace[i].metrics;
+
+        qs_ui_sqnr_text(m->sqnr_db, m->exact, sqnr, sizeof(sqnr));
+        snprintf(expect, sizeof(expect), "%9s   %.6f", sqnr, m->cosine);
+        qs_view_select(&f->ui.views[QS_VIEW_EVAL], i);
+        assert_true(find_line2(f, result.trace[i].name, expect) > 3);
+    }
+    /* The tensors before conv2 are exact; conv2.out is not. */
+    assert_true(find_line(f, "no plot: gnuplot not found") > 0);
+    qs_view_select(&f->ui.views[QS_VIEW_EVAL], 4);
+    assert_non_null(strstr(line(f, find_line(f, "conv2.out")), "Conv"));
+    press_key(f, QS_KEY_ENTER);
+    assert_int_equal(qs_ui_view(&f->ui)->id, QS_VIEW_NODE);
+    assert_string_equal(line(f, 2), "Conv conv2");
+    qs_eval_result_done(&result);
+    qs_inputs_done(&inputs);
+    qs_interp_free(interp);
+    qs_diag_done(&diag);
+    close_sample(f);
+}
+
+/* MODEL.qstats made for another model is not loaded, and one message says why. */
+static void
+test_qstats_mismatch(void **state)
+{
+    struct fixture *f = open_with_inputs("tiny_cnn.onnx");
+    char dir[] = "/tmp/qscope-view-qstats-XXXXXX";
+    char model[256], qstats[256], copy[512];
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(qstats, sizeof(qstats), "%s/tiny_if.qstats", dir);
+    snprintf(model, sizeof(model), "%s/tiny_if.onnx", dir);
+    press(f, "C");
+    press_key(f, QS_KEY_ESC);
+    assert_int_equal(qs_ui_calib_write(&f->ui, qstats, 0), 0);
+    assert_non_null(strstr(line(f, 23), "wrote "));
+    assert_int_equal(qs_ui_calib_write(&f->ui, qstats, 0), -1);
+    assert_non_null(strstr(line(f, 23), "tiny_if.qstats exists: :write-qstats!"));
+    close_sample(f);
+
+    snprintf(copy, sizeof(copy), "cp '%s/samples/tiny_if.onnx' '%s'", srcdir(), model);
+    assert_int_equal(system(copy), 0);
+    f = open_sample("tiny_if.onnx");
+    snprintf(f->path, sizeof(f->path), "%s", model);
+    f->ui.path = f->path;
+    qs_ui_act_start(&f->ui, NULL);
+    qs_worker_wait_idle(f->ui.worker);
+    assert_null(f->ui.act->calib);
+    f->ui.cols = 200;
+    assert_memory_equal(line(f, 23), "statistics not loaded: ", 23);
+    assert_non_null(strstr(line(f, 23), "tiny_if.qstats: made for another model"));
+    unlink(qstats);
+    unlink(model);
+    rmdir(dir);
+    close_sample(f);
+}
+
+/* ---- regressions found by trying the browser as a user would ---- */
+
+/* A float32 initializer "name" of "rows" x "cols" "values". */
+static Onnx__TensorProto *
+weight_proto(Onnx__TensorProto *t, int64_t *dims, const char *name, const float *values,
+             size_t rows, size_t cols)
+{
+    onnx__tensor_proto__init(t);
+    dims[0] = (int64_t)rows;
+    dims[1] = (int64_t)cols;
+    t->name = (char *)name;
+    t->has_data_type = 1;
+    t->data_type = 1;
+    t->n_dims = 2;
+    t->dims = dims;
+    t->has_raw_data = 1;
+    t->raw_data.len = rows * cols * sizeof(float);
+    t->raw_data.data = (uint8_t *)values;
+    return t;
+}
+
+static Onnx__ValueInfoProto *
+float_value(Onnx__ValueInfoProto *info, Onnx__TypeProto *type, Onnx__TypeProto__Tensor *tensor,
+            const char *name)
+{
+    onnx__value_info_proto__init(info);
+    onnx__type_proto__init(type);
+    onnx__type_proto__tensor__init(tensor);
+    tensor->has_elem_type = 1;
+    tensor->elem_type = 1;
+    type->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    type->tensor_type = tensor;
+    info->name = (char *)name;
+    info->type = type;
+    return info;
+}
+
+/* The key of the first weight of the model write_hostile_model writes. */
+#define HOSTILE_KEY "encoder.layers.0.self_attention.query_key_value.weight"
+
+/*
+ * Write to "path" a model made by producer "spox" without a version:
+ * x[1,4] -> MatMul HOSTILE_KEY[4,4] (one NaN, one Inf) -> MatMul
+ * head.weight[4,4] (every value NaN) -> y.
+ */
+static void
+write_hostile_model(const char *path)
+{
+    float w1[16], w2[16];
+    int64_t dims1[2], dims2[2];
+    Onnx__TensorProto t1, t2, *inits[2] = { &t1, &t2 };
+    char *mm1_in[2] = { "x", HOSTILE_KEY }, *mm1_out[1] = { "h" };
+    char *mm2_in[2] = { "h", "head.weight" }, *mm2_out[1] = { "y" };
+    Onnx__NodeProto mm1 = ONNX__NODE_PROTO__INIT, mm2 = ONNX__NODE_PROTO__INIT;
+    Onnx__NodeProto *nodes[2] = { &mm1, &mm2 };
+    Onnx__ValueInfoProto vx, vy, *inputs[1] = { &vx }, *outputs[1] = { &vy };
+    Onnx__TypeProto tx, ty;
+    Onnx__TypeProto__Tensor ttx, tty;
+    Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
+    Onnx__OperatorSetIdProto opset = ONNX__OPERATOR_SET_ID_PROTO__INIT, *opsets[1] = { &opset };
+    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
+    uint8_t *packed;
+    size_t size;
+    FILE *fp;
+
+    for (int i = 0; i < 16; i++) {
+        w1[i] = (float)(i - 7) / 8.0f;
+        w2[i] = NAN;
+    }
+    w1[5] = NAN;
+    w1[9] = INFINITY;
+    mm1.op_type = mm2.op_type = "MatMul";
+    mm1.name = "mm1";
+    mm2.name = "mm2";
+    mm1.n_input = mm2.n_input = 2;
+    mm1.input = mm1_in;
+    mm2.input = mm2_in;
+    mm1.n_output = mm2.n_output = 1;
+    mm1.output = mm1_out;
+    mm2.output = mm2_out;
+    graph.name = "hostile";
+    graph.n_node = 2;
+    graph.node = nodes;
+    graph.n_initializer = 2;
+    graph.initializer = inits;
+    weight_proto(&t1, dims1, HOSTILE_KEY, w1, 4, 4);
+    weight_proto(&t2, dims2, "head.weight", w2, 4, 4);
+    graph.n_input = graph.n_output = 1;
+    graph.input = inputs;
+    graph.output = outputs;
+    float_value(&vx, &tx, &ttx, "x");
+    float_value(&vy, &ty, &tty, "y");
+    opset.domain = "";
+    opset.has_version = 1;
+    opset.version = 17;
+    model.has_ir_version = 1;
+    model.ir_version = 8;
+    model.producer_name = "spox";
+    model.n_opset_import = 1;
+    model.opset_import = opsets;
+    model.graph = &graph;
+
+    size = onnx__model_proto__get_packed_size(&model);
+    packed = qs_malloc(size + 1);
+    onnx__model_proto__pack(&model, packed);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(packed, 1, size, fp), size);
+    assert_int_equal(fclose(fp), 0);
+    free(packed);
+}
+
+/* A browser on a fresh hostile model; "path" gets its file name (unlink it after). */
+static struct fixture *
+open_hostile(char *path, size_t size)
+{
+    const char *tmp = getenv("TMPDIR");
+    int fd;
+
+    snprintf(path, size, "%s/qscope-view-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    write_hostile_model(path);
+    return open_model(path);
+}
+
+/* The header skips a missing producer version: one gap before the opset, not three spaces. */
+static void
+test_header_without_producer_version(void **state)
+{
+    char path[1024];
+    struct fixture *f = open_hostile(path, sizeof(path));
+
+    (void)state;
+    assert_non_null(strstr(line(f, 0), "spox  opset 17"));
+    close_sample(f);
+    unlink(path);
+}
+
+/* NaN and Inf weights are said where they matter; a weight of NaN only is never "exact". */
+static void
+test_nonfinite_weights(void **state)
+{
+    char path[1024];
+    struct fixture *f = open_hostile(path, sizeof(path));
+
+    (void)state;
+    press(f, "3");
+    assert_non_null(strstr(line(f, 3), "  1!  "));
+    assert_non_null(strstr(line(f, 4), "NaN"));
+    assert_int_equal(qs_ui_command(&f->ui, "layer " HOSTILE_KEY), 0);
+    settle(f);
+    assert_memory_equal(line(f, 3), "1 NaN 1 Inf left out  min -0.875 max 1 ", 39);
+    assert_true(find_line(f, "trial int8:channel:sym:minmax   plan float  2 NaN/Inf left out") > 0);
+
+    press(f, "j");
+    assert_memory_equal(line(f, 2), "head.weight  MatMul", 19);
+    assert_non_null(strstr(line(f, 3), "16 NaN 0 Inf left out  no finite values"));
+    assert_true(find_line(f, "no finite values to measure") > 0);
+    assert_true(find_line(f, "plan float  4 channels zeroed") > 0);
+    assert_int_equal(find_line(f, "exact"), -1);
+    press(f, "1");
+    press_key(f, QS_KEY_ENTER);
+    assert_true(find_line(f, "weight 1 NaN 1 Inf left out  min -0.875") > 0);
+    close_sample(f);
+    unlink(path);
+}
+
+/* A key longer than the screen is shortened so that the op and shape after it still show. */
+static void
+test_long_key_title(void **state)
+{
+    char path[1024];
+    struct fixture *f = open_hostile(path, sizeof(path));
+
+    (void)state;
+    assert_int_equal(qs_ui_command(&f->ui, "layer " HOSTILE_KEY), 0);
+    settle(f);
+    assert_non_null(strstr(line(f, 2), "MatMul [4, 4] fp32  axes c1 g0"));
+    assert_memory_equal(line(f, 2), "encoder.layers.0.", 17);
+    close_sample(f);
+    unlink(path);
+}
+
+/* Stepping over biases and BatchNormalization parameters keeps the chosen configuration. */
+static void
+test_trial_config_kept(void **state)
+{
+    struct fixture *f = open_sample("tiny_cnn.onnx");
+
+    (void)state;
+    assert_int_equal(qs_ui_command(&f->ui, "layer conv1.weight"), 0);
+    assert_int_equal(qs_ui_command(&f->ui, "config int4:g64:asym"), 0);
+    settle(f);
+    press(f, "]]]]]]");
+    assert_memory_equal(line(f, 2), "conv2.weight  Conv", 18);
+    assert_true(find_line(f, "trial int4:g64:asym:minmax") > 0);
+    close_sample(f);
+}
+
+/* Every trial setting shows in full at 80 columns: p99.99 never reads as "p99.9". */
+static void
+test_settings_fit(void **state)
+{
+    struct fixture *f = open_sample("tiny_cnn.onnx");
+
+    (void)state;
+    assert_int_equal(qs_ui_command(&f->ui, "layer conv2.weight"), 0);
+    assert_int_equal(qs_ui_command(&f->ui, "config int8:channel:asym:p99.99"), 0);
+    settle(f);
+    assert_true(find_line(f, " r p99.99") > 0);
+    close_sample(f);
+}
+
+/* At 80 columns the plan view's last column shows whole numbers. */
+static void
+test_plan_columns_fit(void **state)
+{
+    struct fixture *f = open_sample("tiny_cnn.onnx");
+
+    (void)state;
+    assert_int_equal(qs_ui_command(&f->ui, "layer conv1.weight"), 0);
+    assert_int_equal(qs_ui_command(&f->ui, "config int4:g16:asym"), 0);
+    settle(f);
+    press(f, "a5");
+    assert_non_null(strstr(line(f, 2), " bpw"));
+    assert_non_null(strstr(line(f, 3), " 576  10.667"));
+    close_sample(f);
+}
+
+/* Writing the plan over a folder is refused at once, not after asking to replace it. */
+static void
+test_plan_write_folder(void **state)
+{
+    struct fixture *f = open_sample("tiny_cnn.onnx");
+
+    (void)state;
+    press(f, "5");
+    assert_int_equal(qs_ui_plan_write(&f->ui, "/", 0), -1);
+    assert_int_equal(f->ui.prompt.kind, QS_PROMPT_NONE);
+    assert_non_null(strstr(line(f, 23), "/: is a folder"));
+    close_sample(f);
+}
+
+/* 4 in the layers view shows the layer under the cursor, as its help says. */
+static void
+test_view_layer_key_opens_selected(void **state)
+{
+    struct fixture *f = open_sample("tiny_cnn.onnx");
+
+    (void)state;
+    press(f, "3/dwconv.w");
+    press_key(f, QS_KEY_ENTER);
+    press(f, "4");
+    assert_int_equal(qs_ui_view(&f->ui)->id, QS_VIEW_LAYER);
+    assert_memory_equal(line(f, 2), "dwconv.weight  Conv", 19);
+    close_sample(f);
+}
+
+/* The sort mark sits next to the title it marks, not after the column before it. */
+static void
+test_sort_mark_next_to_title(void **state)
+{
+    struct fixture *f = open_sample("tiny_cnn.onnx");
+
+    (void)state;
+    press(f, "3sssss");
+    assert_non_null(strstr(line(f, 2), " vabsmax"));
+    close_sample(f);
+}
+
+/* Choosing an op, moving, then x: the node stays selected in the whole graph. */
+static void
+test_filter_keeps_selection(void **state)
+{
+    struct fixture *f = open_sample("tiny_cnn.onnx");
+
+    (void)state;
+    press(f, "2/relu");
+    press_key(f, QS_KEY_ENTER);
+    press_key(f, QS_KEY_ENTER);
+    assert_int_equal(qs_ui_view(&f->ui)->id, QS_VIEW_GRAPH);
+    press(f, "j");
+    press(f, "x");
+    assert_int_equal(f->ui.views[QS_VIEW_GRAPH].sel, 6);
+    close_sample(f);
+}
+
+/* A search finds nodes in folded subgraphs and unfolds them. */
+static void
+test_search_unfolds(void **state)
+{
+    struct fixture *f = open_sample("tiny_if.onnx");
+
+    (void)state;
+    press(f, "-");
+    assert_int_equal(f->ui.views[QS_VIEW_GRAPH].rows, 3);
+    press(f, "/else_matmul");
+    press_key(f, QS_KEY_ENTER);
+    assert_int_equal(f->ui.views[QS_VIEW_GRAPH].rows, 9);
+    assert_int_equal(f->ui.views[QS_VIEW_GRAPH].sel, 8);
+    close_sample(f);
+}
+
+/* The node view counts in English: "1 input, 1 output". */
+static void
+test_node_counts_wording(void **state)
+{
+    struct fixture *f = open_sample("tiny_cnn.onnx");
+
+    (void)state;
+    press(f, "/relu1");
+    press_key(f, QS_KEY_ENTER);
+    press_key(f, QS_KEY_ENTER);
+    assert_non_null(strstr(line(f, 3), "node 2 of the main graph, 1 input, 1 output"));
+    close_sample(f);
+}
+
 int
 main(void)
 {
@@ -523,6 +1251,26 @@ main(void)
         cmocka_unit_test(test_layer_trial),
         cmocka_unit_test(test_plan_and_quit),
         cmocka_unit_test(test_ascii_screens),
+        cmocka_unit_test(test_run_progress_line),
+        cmocka_unit_test(test_run_without_inputs),
+        cmocka_unit_test(test_calibrate_columns),
+        cmocka_unit_test(test_activation_plots),
+        cmocka_unit_test(test_sensitivity_column),
+        cmocka_unit_test(test_sensitivity_file),
+        cmocka_unit_test(test_eval_view),
+        cmocka_unit_test(test_qstats_mismatch),
+        cmocka_unit_test(test_header_without_producer_version),
+        cmocka_unit_test(test_nonfinite_weights),
+        cmocka_unit_test(test_long_key_title),
+        cmocka_unit_test(test_trial_config_kept),
+        cmocka_unit_test(test_settings_fit),
+        cmocka_unit_test(test_plan_columns_fit),
+        cmocka_unit_test(test_plan_write_folder),
+        cmocka_unit_test(test_view_layer_key_opens_selected),
+        cmocka_unit_test(test_sort_mark_next_to_title),
+        cmocka_unit_test(test_filter_keeps_selection),
+        cmocka_unit_test(test_search_unfolds),
+        cmocka_unit_test(test_node_counts_wording),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

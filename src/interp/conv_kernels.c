@@ -117,7 +117,7 @@ im2col_rows(void *ctx, int64_t begin, int64_t end)
 /* One group of one image, 1-D or 2-D, tiled over output rows. */
 static void
 conv2d_group(struct interp_call *call, const struct conv_params *p, const float *x,
-             const float *w, float *y, float *col)
+             const float *w, float beta, float *y, float *col)
 {
     struct conv2d v;
     int64_t cg = p->in_channels / p->group, mg = p->out_channels / p->group, ck, tile;
@@ -127,7 +127,7 @@ conv2d_group(struct interp_call *call, const struct conv_params *p, const float 
     ck = cg * v.kh * v.kw;
     if (v.kh * v.kw == 1 && v.sh == 1 && v.sw == 1 && v.ph == 0 && v.pw == 0
         && v.oh == v.ih && v.ow == v.iw) {
-        interp_sgemm(call, 0, 0, mg, v.oh * v.ow, cg, 1.0f, w, cg, x, v.oh * v.ow, 0.0f, y,
+        interp_sgemm(call, 0, 0, mg, v.oh * v.ow, cg, 1.0f, w, cg, x, v.oh * v.ow, beta, y,
                      v.oh * v.ow);
         return;
     }
@@ -141,7 +141,7 @@ conv2d_group(struct interp_call *call, const struct conv_params *p, const float 
         job.row0 = row0;
         job.rows = v.oh - row0 < tile ? v.oh - row0 : tile;
         interp_parallel_for(call, ck, 16, im2col_rows, &job);
-        interp_sgemm(call, 0, 0, mg, job.rows * v.ow, ck, 1.0f, w, ck, col, job.rows * v.ow, 0.0f,
+        interp_sgemm(call, 0, 0, mg, job.rows * v.ow, ck, 1.0f, w, ck, col, job.rows * v.ow, beta,
                      y + row0 * v.ow, v.oh * v.ow);
     }
 }
@@ -273,6 +273,22 @@ add_bias(const struct conv_params *p, const float *b, float *y)
     }
 }
 
+/* Every output plane set to its channel's bias. */
+static void
+fill_bias(const struct conv_params *p, const float *b, float *y)
+{
+    int64_t out_total = span(p->out, p->nd);
+
+    for (int64_t n = 0; n < p->batch; n++) {
+        for (int64_t m = 0; m < p->out_channels; m++) {
+            float *ym = y + (n * p->out_channels + m) * out_total;
+
+            for (int64_t i = 0; i < out_total; i++)
+                ym[i] = b[m];
+        }
+    }
+}
+
 void
 conv_forward(struct interp_call *call, const struct conv_params *p, const float *x,
              const float *w, const float *b, float *y)
@@ -292,6 +308,9 @@ conv_forward(struct interp_call *call, const struct conv_params *p, const float 
         return;
     }
 
+    /* The bias goes in first and the products add to it (beta 1): one pass less over y. */
+    if (b)
+        fill_bias(p, b, y);
     col = qs_malloc((size_t)(flat ? conv2d_col_size(p) : cg * k * out_total) * sizeof(*col) + 1);
     for (int64_t n = 0; n < p->batch; n++) {
         for (int64_t g = 0; g < p->group; g++) {
@@ -300,17 +319,15 @@ conv_forward(struct interp_call *call, const struct conv_params *p, const float 
             float *yg = y + (n * p->out_channels + g * mg) * out_total;
 
             if (flat) {
-                conv2d_group(call, p, xg, wg, yg, col);
+                conv2d_group(call, p, xg, wg, b ? 1.0f : 0.0f, yg, col);
                 continue;
             }
             im2col_nd(p, xg, cg, col);
-            interp_sgemm(call, 0, 0, mg, out_total, cg * k, 1.0f, wg, cg * k, col, out_total, 0.0f,
-                         yg, out_total);
+            interp_sgemm(call, 0, 0, mg, out_total, cg * k, 1.0f, wg, cg * k, col, out_total,
+                         b ? 1.0f : 0.0f, yg, out_total);
         }
     }
     free(col);
-    if (b)
-        add_bias(p, b, y);
 }
 
 /* ---- transposed convolution --------------------------------------------- */

@@ -82,6 +82,13 @@ rt_i(const struct qs_rt_tensor *t)
 enum qs_status rt_new(int dtype, int rank, const int64_t *dims, int zeroed,
                       struct qs_rt_tensor **out);
 
+/*
+ * The buffer cache of rtensor.c keeps freed element buffers for reuse
+ * while at least one interpreter is attached; the last detach frees them.
+ */
+void rt_cache_attach(void);
+void rt_cache_detach(void);
+
 /* Wrap "v" to the range of integer "dtype" (two's complement), 0/1 for bool. */
 int64_t rt_wrap_int(int dtype, int64_t v);
 
@@ -206,6 +213,15 @@ enum qs_status interp_bcast_init(struct interp_call *call, struct interp_bcast *
 typedef void (*interp_row_fn)(void *ctx, uint64_t out_offset, const int64_t *offsets,
                               const int64_t *steps, int64_t len);
 void interp_bcast_for(const struct interp_bcast *b, interp_row_fn row, void *ctx);
+
+/*
+ * interp_bcast_for spread over the workers in blocks of
+ * INTERP_BCAST_BLOCK output elements; "row" may then be called on part
+ * of a row, from any thread, and must write only its own outputs.
+ */
+#define INTERP_BCAST_BLOCK 16384
+void interp_bcast_for_par(struct interp_call *call, const struct interp_bcast *b,
+                          interp_row_fn row, void *ctx);
 
 /*
  * C = alpha * op(A) op(B) + beta * C for row-major matrices (op: transpose

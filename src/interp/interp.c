@@ -375,6 +375,7 @@ qs_interp_new(const struct qs_model *model, const struct qs_interp_options *opts
         return st;
 
     in = qs_calloc(1, sizeof(*in));
+    rt_cache_attach();
     in->model = model;
     qs_interp_set_threads(in, opts ? opts->threads : 0);
     in->memory_limit = opts ? opts->memory_limit : 0;
@@ -400,6 +401,7 @@ qs_interp_free(struct qs_interp *interp)
     free(interp->inputs);
     free(interp->input_index);
     free(interp);
+    rt_cache_detach();
 }
 
 void

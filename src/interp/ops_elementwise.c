@@ -553,7 +553,7 @@ interp_binary(struct interp_call *call, int code, const struct qs_rt_tensor *a,
         j.a = t;
         interp_bcast_for(&bc, mixed_pow_row, &j);
     } else {
-        interp_bcast_for(&bc, qs_rt_is_float(a->dtype) ? float_row : int_row, &j);
+        interp_bcast_for_par(call, &bc, qs_rt_is_float(a->dtype) ? float_row : int_row, &j);
     }
     return QS_OK;
 }
@@ -699,6 +699,23 @@ clip_bounds(struct interp_call *call, double *lo, double *hi)
     return st;
 }
 
+struct clip_job {
+    const float *a;
+    float *o;
+    float lo, hi;
+};
+
+INTERP_VECTOR_CLONES static void
+clip_chunk(void *ctx, int64_t b, int64_t e)
+{
+    const struct clip_job *j = ctx;
+    const float *a = j->a;
+    float *o = j->o, l = j->lo, h = j->hi;
+
+    for (int64_t i = b; i < e; i++)
+        o[i] = a[i] < l ? l : a[i] > h ? h : a[i];
+}
+
 enum qs_status
 op_clip(struct interp_call *call)
 {
@@ -715,11 +732,9 @@ op_clip(struct interp_call *call)
 
     x = call->in[0];
     if (qs_rt_is_float(x->dtype)) {
-        const float *a = rt_f(x);
-        float *o = rt_f(call->out[0]), l = (float)lo, h = (float)hi;
+        struct clip_job j = { rt_f(x), rt_f(call->out[0]), (float)lo, (float)hi };
 
-        for (uint64_t i = 0; i < x->count; i++)
-            o[i] = a[i] < l ? l : a[i] > h ? h : a[i];
+        interp_parallel_for(call, (int64_t)x->count, ELEMENTWISE_CHUNK, clip_chunk, &j);
     } else {
         const int64_t *a = rt_i(x);
         int64_t *o = rt_i(call->out[0]);

@@ -75,14 +75,85 @@ bn_running_outputs(struct interp_call *call, uint64_t channels, const double *me
     return st;
 }
 
+/* y = (x - mean) * scale + bias with parameters per element of a channel's plane. */
+static void
+bn_apply_elements(struct interp_call *call, uint64_t batch, uint64_t channels, uint64_t plane,
+                  const double *mean, const double *var, float eps)
+{
+    const struct qs_rt_tensor *x = call->in[0];
+    int per_element = call->in[1]->count != channels;
+
+    for (uint64_t b = 0; b < batch; b++) {
+        for (uint64_t c = 0; c < channels; c++) {
+            const float *xp = rt_f(x) + (b * channels + c) * plane;
+            float *yp = rt_f(call->out[0]) + (b * channels + c) * plane;
+
+            for (uint64_t i = 0; i < plane; i++) {
+                uint64_t k = per_element ? c * plane + i : c;
+                float scale = rt_f(call->in[1])[k] / sqrtf((float)var[k] + eps);
+
+                yp[i] = (xp[i] - (float)mean[k]) * scale + rt_f(call->in[2])[k];
+            }
+        }
+    }
+}
+
+struct bn_job {
+    const float *x, *scale_in, *bias_in;
+    float *y;
+    const double *mean, *var;
+    float eps;
+    uint64_t batch, channels, plane;
+};
+
+/*
+ * The same with one scale per channel, computed once per channel; the
+ * float operations are those of bn_apply_elements, so results match.
+ */
+static void
+bn_channels(void *ctx, int64_t begin, int64_t end)
+{
+    const struct bn_job *j = ctx;
+
+    for (uint64_t c = (uint64_t)begin; c < (uint64_t)end; c++) {
+        float scale = j->scale_in[c] / sqrtf((float)j->var[c] + j->eps);
+        float m = (float)j->mean[c], bias = j->bias_in[c];
+
+        for (uint64_t b = 0; b < j->batch; b++) {
+            const float *xp = j->x + (b * j->channels + c) * j->plane;
+            float *yp = j->y + (b * j->channels + c) * j->plane;
+
+            for (uint64_t i = 0; i < j->plane; i++)
+                yp[i] = (xp[i] - m) * scale + bias;
+        }
+    }
+}
+
+static void
+bn_apply_channels(struct interp_call *call, uint64_t batch, uint64_t channels, uint64_t plane,
+                  const double *mean, const double *var, float eps)
+{
+    struct bn_job j = {
+        rt_f(call->in[0]), rt_f(call->in[1]), rt_f(call->in[2]), rt_f(call->out[0]),
+        mean, var, eps, batch, channels, plane
+    };
+
+    uint64_t per_channel = batch * plane > 0 ? batch * plane : 1;
+
+    /* Chunks of at least some 32768 elements, so small tensors stay on one thread. */
+    interp_parallel_for(call, (int64_t)channels, (int64_t)(32768 / per_channel + 1), bn_channels,
+                        &j);
+}
+
 enum qs_status
 op_batch_norm(struct interp_call *call)
 {
     const struct qs_rt_tensor *x;
-    uint64_t channels, plane, batch;
+    uint64_t channels, plane, batch, n_param;
     double *mean, *var;
     float eps = qs_node_attr_float(call->node, "epsilon", 1e-5f);
     int training = call->opset >= 14 && qs_node_attr_int(call->node, "training_mode", 0);
+    int per_channel;
     enum qs_status st = interp_need_inputs(call, 5);
 
     if (st == QS_OK)
@@ -105,29 +176,23 @@ op_batch_norm(struct interp_call *call)
     if (st != QS_OK)
         return st;
 
-    mean = qs_calloc(channels * plane + 1, sizeof(*mean));
-    var = qs_calloc(channels * plane + 1, sizeof(*var));
+    /* Parameters have C entries, or C x plane before opset 9 with spatial=0. */
+    per_channel = training || (call->in[1]->count == channels && call->in[2]->count == channels
+                               && call->in[3]->count == channels
+                               && call->in[4]->count == channels);
+    n_param = per_channel ? channels : channels * plane;
+    mean = qs_calloc(n_param + 1, sizeof(*mean));
+    var = qs_calloc(n_param + 1, sizeof(*var));
     if (training)
         bn_batch_stats(x, channels, plane, mean, var);
     for (uint64_t i = 0; !training && i < call->in[3]->count; i++) {
         mean[i] = rt_f(call->in[3])[i];
         var[i] = rt_f(call->in[4])[i];
     }
-
-    for (uint64_t b = 0; b < batch; b++) {
-        for (uint64_t c = 0; c < channels; c++) {
-            const float *xp = rt_f(x) + (b * channels + c) * plane;
-            float *yp = rt_f(call->out[0]) + (b * channels + c) * plane;
-            int per_element = call->in[1]->count != channels;
-
-            for (uint64_t i = 0; i < plane; i++) {
-                uint64_t k = per_element ? c * plane + i : c;
-                float scale = rt_f(call->in[1])[k] / sqrtf((float)var[k] + eps);
-
-                yp[i] = (xp[i] - (float)mean[k]) * scale + rt_f(call->in[2])[k];
-            }
-        }
-    }
+    if (per_channel)
+        bn_apply_channels(call, batch, channels, plane, mean, var, eps);
+    else
+        bn_apply_elements(call, batch, channels, plane, mean, var, eps);
     if (training)
         st = bn_running_outputs(call, channels, mean, var);
     free(mean);

@@ -365,9 +365,104 @@ taps_are_identity(const struct resize_taps *t, int64_t in_len, int64_t out_len)
     return 1;
 }
 
+/*
+ * One output row of a 2-D resize with "tx" taps per output column and the
+ * row taps "iy"/"wy".  The arithmetic is that of resize_point (float
+ * weight products, double sum in tap order), so both paths agree exactly.
+ */
 static void
-resize_apply(const struct qs_rt_tensor *x, struct qs_rt_tensor *y, const struct resize_taps *taps,
-             float extrapolation)
+resize_row_2d(const float *xp, int64_t in_w, const int64_t *iy, const float *wy, int ty,
+              const struct resize_taps *tx, int64_t out_w, float extrapolation, float *yr)
+{
+    for (int64_t ox = 0; ox < out_w; ox++) {
+        const int64_t *ix = tx->index + ox * tx->taps;
+        const float *wx = tx->weight + ox * tx->taps;
+        double acc = 0;
+
+        if (ix[0] < 0) {
+            yr[ox] = extrapolation;
+            continue;
+        }
+        if (ty == 2 && tx->taps == 2) {
+            const float *r0 = xp + iy[0] * in_w, *r1 = xp + iy[1] * in_w;
+
+            acc += (double)(wy[0] * wx[0]) * r0[ix[0]];
+            acc += (double)(wy[0] * wx[1]) * r0[ix[1]];
+            acc += (double)(wy[1] * wx[0]) * r1[ix[0]];
+            acc += (double)(wy[1] * wx[1]) * r1[ix[1]];
+            yr[ox] = (float)acc;
+            continue;
+        }
+        for (int a = 0; a < ty; a++) {
+            for (int b = 0; b < tx->taps; b++)
+                acc += (double)(wy[a] * wx[b]) * xp[iy[a] * in_w + ix[b]];
+        }
+        yr[ox] = (float)acc;
+    }
+}
+
+/* Nearest on both axes: every weight is 1, so the output copies input elements. */
+static void
+resize_row_nearest(const float *row, const struct resize_taps *tx, int64_t out_w,
+                   float extrapolation, float *yr)
+{
+    for (int64_t ox = 0; ox < out_w; ox++) {
+        int64_t ix = tx->index[ox];
+
+        yr[ox] = ix < 0 ? extrapolation : row[ix];
+    }
+}
+
+/* Resize of the last two axes of every plane; taps[rank-2] may be the identity. */
+static void
+resize_plane_2d(const float *xp, float *yp, const struct resize_taps *ty,
+                const struct resize_taps *tx, int64_t in_w, int64_t out_h, int64_t out_w,
+                float extrapolation)
+{
+    int nearest = ty->taps == 1 && tx->taps == 1;
+
+    for (int64_t oy = 0; oy < out_h; oy++) {
+        const int64_t *iy = ty->index + oy * ty->taps;
+        float *yr = yp + oy * out_w;
+
+        if (iy[0] < 0) {
+            for (int64_t ox = 0; ox < out_w; ox++)
+                yr[ox] = extrapolation;
+        } else if (nearest && oy > 0 && iy[0] == iy[-1]) {
+            memcpy(yr, yr - out_w, (size_t)out_w * sizeof(*yr));
+        } else if (nearest) {
+            resize_row_nearest(xp + iy[0] * in_w, tx, out_w, extrapolation, yr);
+        } else {
+            resize_row_2d(xp, in_w, iy, ty->weight + oy * ty->taps, ty->taps, tx, out_w,
+                          extrapolation, yr);
+        }
+    }
+}
+
+struct resize_job {
+    const struct qs_rt_tensor *x;
+    struct qs_rt_tensor *y;
+    const struct resize_taps *ty, *tx;
+    float extrapolation;
+    uint64_t in_plane, out_plane;
+};
+
+static void
+resize_planes(void *ctx, int64_t begin, int64_t end)
+{
+    const struct resize_job *j = ctx;
+    int rank = j->x->rank;
+
+    for (int64_t p = begin; p < end; p++)
+        resize_plane_2d(rt_f(j->x) + (uint64_t)p * j->in_plane,
+                        rt_f(j->y) + (uint64_t)p * j->out_plane, j->ty, j->tx,
+                        j->x->dims[rank - 1], j->y->dims[rank - 2], j->y->dims[rank - 1],
+                        j->extrapolation);
+}
+
+static void
+resize_apply(struct interp_call *call, const struct qs_rt_tensor *x, struct qs_rt_tensor *y,
+             const struct resize_taps *taps, float extrapolation)
 {
     int64_t strides[QS_RT_MAX_RANK], o[QS_RT_MAX_RANK] = { 0 };
     int first = 0, rank = x->rank, d;
@@ -376,6 +471,17 @@ resize_apply(const struct qs_rt_tensor *x, struct qs_rt_tensor *y, const struct 
     /* Leading axes that are copied unchanged become whole planes. */
     while (first < rank && taps_are_identity(&taps[first], x->dims[first], y->dims[first]))
         first++;
+    if (rank >= 2 && first >= rank - 2) {
+        struct resize_job j = {
+            x, y, &taps[rank - 2], &taps[rank - 1], extrapolation,
+            rt_span(x->dims, rank - 2, rank), rt_span(y->dims, rank - 2, rank)
+        };
+
+        /* Chunks of at least some 32768 outputs, so small tensors stay on one thread. */
+        interp_parallel_for(call, (int64_t)rt_span(x->dims, 0, rank - 2),
+                            (int64_t)(32768 / (j.out_plane + 1) + 1), resize_planes, &j);
+        return;
+    }
     rt_strides(rank, x->dims, strides);
     planes = rt_span(x->dims, 0, first);
     in_plane = rt_span(x->dims, first, rank);
@@ -422,7 +528,7 @@ op_resize(struct interp_call *call)
     for (int d = 0; d < x->rank; d++)
         resize_taps_init(&r.axis[d], &taps[d]);
     if (y->count > 0 && x->count > 0)
-        resize_apply(xf, y, taps, r.extrapolation);
+        resize_apply(call, xf, y, taps, r.extrapolation);
     for (int d = 0; d < x->rank; d++)
         resize_taps_done(&taps[d]);
     qs_rt_unref(xf);

@@ -2,12 +2,19 @@
  * A fixed pool of worker threads for the interpreter's own kernels.
  * One job at a time: the caller splits [0, n) into one contiguous chunk
  * per thread, takes chunk 0 itself and waits for the others.
+ * Workers and the caller spin for a short while before they sleep on a
+ * condition variable: jobs come in quick succession during a run, and
+ * waking a sleeping thread costs about as much as a small job.
  */
 #include "config.h"
 #include "interp/internal.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+
+/* Polls of a flag before sleeping: some microseconds. */
+#define POOL_SPINS 2000
 
 struct interp_pool {
     int n_workers;
@@ -15,9 +22,9 @@ struct interp_pool {
     pthread_mutex_t lock;
     pthread_cond_t job_ready;
     pthread_cond_t job_done;
-    uint64_t generation;             /* bumped for every job */
-    int pending;                     /* workers still busy with the job */
-    int stop;
+    atomic_uint_fast64_t generation; /* bumped for every job (under the lock) */
+    atomic_int pending;              /* workers still busy with the job */
+    atomic_int stop;
 
     void (*fn)(void *ctx, int64_t begin, int64_t end);
     void *ctx;
@@ -39,32 +46,57 @@ chunk_bounds(int64_t n, int chunks, int index, int64_t *begin, int64_t *end)
     *end = *begin + base + (index < extra ? 1 : 0);
 }
 
+static void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Spin until a job after "seen" is posted, the pool stops, or the spins run out. */
+static void
+spin_for_job(struct interp_pool *pool, uint64_t seen)
+{
+    for (int i = 0; i < POOL_SPINS; i++) {
+        if (atomic_load(&pool->generation) != seen || atomic_load(&pool->stop))
+            return;
+        cpu_relax();
+    }
+}
+
 static void *
 worker_main(void *arg_ptr)
 {
     struct worker_arg *arg = arg_ptr;
     struct interp_pool *pool = arg->pool;
     uint64_t seen = 0;
-    int64_t begin, end;
+    int64_t begin = 0, end = 0;
+    int mine;
 
-    pthread_mutex_lock(&pool->lock);
     for (;;) {
-        while (!pool->stop && pool->generation == seen)
+        spin_for_job(pool, seen);
+        pthread_mutex_lock(&pool->lock);
+        while (!atomic_load(&pool->stop) && atomic_load(&pool->generation) == seen)
             pthread_cond_wait(&pool->job_ready, &pool->lock);
-        if (pool->stop)
-            break;
-        seen = pool->generation;
-        if (arg->index < pool->chunks) {
-            chunk_bounds(pool->n, pool->chunks, arg->index, &begin, &end);
+        if (atomic_load(&pool->stop)) {
             pthread_mutex_unlock(&pool->lock);
-            if (begin < end)
-                pool->fn(pool->ctx, begin, end);
-            pthread_mutex_lock(&pool->lock);
+            break;
         }
-        if (--pool->pending == 0)
+        seen = atomic_load(&pool->generation);
+        mine = arg->index < pool->chunks;
+        if (mine)
+            chunk_bounds(pool->n, pool->chunks, arg->index, &begin, &end);
+        pthread_mutex_unlock(&pool->lock);
+        if (mine && begin < end)
+            pool->fn(pool->ctx, begin, end);
+        /* The signal is sent under the lock, so a caller about to sleep cannot miss it. */
+        if (atomic_fetch_sub(&pool->pending, 1) == 1) {
+            pthread_mutex_lock(&pool->lock);
             pthread_cond_signal(&pool->job_done);
+            pthread_mutex_unlock(&pool->lock);
+        }
     }
-    pthread_mutex_unlock(&pool->lock);
     free(arg);
     return NULL;
 }
@@ -77,6 +109,9 @@ interp_pool_new(int threads)
     if (threads <= 1)
         return NULL;
     pool = qs_calloc(1, sizeof(*pool));
+    atomic_init(&pool->generation, 0);
+    atomic_init(&pool->pending, 0);
+    atomic_init(&pool->stop, 0);
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->job_ready, NULL);
     pthread_cond_init(&pool->job_done, NULL);
@@ -102,7 +137,7 @@ interp_pool_free(struct interp_pool *pool)
     if (!pool)
         return;
     pthread_mutex_lock(&pool->lock);
-    pool->stop = 1;
+    atomic_store(&pool->stop, 1);
     pthread_cond_broadcast(&pool->job_ready);
     pthread_mutex_unlock(&pool->lock);
     for (int i = 0; i < pool->n_workers; i++)
@@ -142,16 +177,18 @@ interp_parallel_for(struct interp_call *call, int64_t n, int64_t min_chunk,
     pool->ctx = ctx;
     pool->n = n;
     pool->chunks = (int)chunks;
-    pool->pending = pool->n_workers;
-    pool->generation++;
+    atomic_store(&pool->pending, pool->n_workers);
+    atomic_fetch_add(&pool->generation, 1);
     pthread_cond_broadcast(&pool->job_ready);
     pthread_mutex_unlock(&pool->lock);
 
     chunk_bounds(n, (int)chunks, 0, &begin, &end);
     fn(ctx, begin, end);
 
+    for (int i = 0; i < POOL_SPINS && atomic_load(&pool->pending) > 0; i++)
+        cpu_relax();
     pthread_mutex_lock(&pool->lock);
-    while (pool->pending > 0)
+    while (atomic_load(&pool->pending) > 0)
         pthread_cond_wait(&pool->job_done, &pool->lock);
     pthread_mutex_unlock(&pool->lock);
 }

@@ -6,6 +6,7 @@
 #include "interp/internal.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,122 @@ rt_mul_dims(int rank, const int64_t *dims, uint64_t *count)
     return 0;
 }
 
+/*
+ * Element buffers start RT_HEADER bytes into a block that records its capacity.
+ * While an interpreter exists, freed blocks wait in a bounded cache for the next
+ * tensor of the same size bucket, so nodes and runs reuse pages instead of mapping new ones.
+ */
+#define RT_HEADER 64                     /* a multiple of every alignment malloc gives */
+#define RT_CACHE_SLOTS 64
+#define RT_CACHE_MIN_BYTES ((size_t)16 * 1024)
+#define RT_CACHE_MAX_BYTES ((size_t)256 * 1024 * 1024)
+
+static struct {
+    pthread_mutex_t lock;
+    int users;                           /* live interpreters */
+    int n;
+    size_t bytes;
+    void *block[RT_CACHE_SLOTS];
+    size_t cap[RT_CACHE_SLOTS];
+} rt_cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Capacity of the bucket holding "bytes": rounded up to an eighth of its power of two. */
+static size_t
+rt_bucket(size_t bytes)
+{
+    size_t p = 1, step;
+
+    while (p <= bytes / 2)
+        p *= 2;
+    step = p >= 8 ? p / 8 : 1;
+    if (bytes > SIZE_MAX - step - RT_HEADER)
+        return bytes;
+    return (bytes + step - 1) / step * step;
+}
+
+static void *
+rt_cache_take(size_t cap)
+{
+    void *block = NULL;
+
+    if (cap < RT_CACHE_MIN_BYTES)
+        return NULL;
+    pthread_mutex_lock(&rt_cache.lock);
+    for (int i = rt_cache.n - 1; i >= 0; i--) {
+        if (rt_cache.cap[i] != cap)
+            continue;
+        block = rt_cache.block[i];
+        rt_cache.bytes -= cap;
+        rt_cache.n--;
+        rt_cache.block[i] = rt_cache.block[rt_cache.n];
+        rt_cache.cap[i] = rt_cache.cap[rt_cache.n];
+        break;
+    }
+    pthread_mutex_unlock(&rt_cache.lock);
+    return block;
+}
+
+static void *
+rt_data_alloc(size_t bytes, int zeroed)
+{
+    size_t cap = rt_bucket(bytes);
+    unsigned char *block = rt_cache_take(cap);
+
+    if (block && zeroed)
+        memset(block + RT_HEADER, 0, cap);
+    else if (!block)
+        block = zeroed ? qs_calloc(1, cap + RT_HEADER) : qs_malloc(cap + RT_HEADER);
+    memcpy(block, &cap, sizeof(cap));
+    return block + RT_HEADER;
+}
+
+static void
+rt_data_free(void *data)
+{
+    unsigned char *block;
+    size_t cap;
+    int kept = 0;
+
+    if (!data)
+        return;
+    block = (unsigned char *)data - RT_HEADER;
+    memcpy(&cap, block, sizeof(cap));
+    if (cap >= RT_CACHE_MIN_BYTES) {
+        pthread_mutex_lock(&rt_cache.lock);
+        if (rt_cache.users > 0 && rt_cache.n < RT_CACHE_SLOTS
+            && cap <= RT_CACHE_MAX_BYTES - rt_cache.bytes) {
+            rt_cache.block[rt_cache.n] = block;
+            rt_cache.cap[rt_cache.n++] = cap;
+            rt_cache.bytes += cap;
+            kept = 1;
+        }
+        pthread_mutex_unlock(&rt_cache.lock);
+    }
+    if (!kept)
+        free(block);
+}
+
+void
+rt_cache_attach(void)
+{
+    pthread_mutex_lock(&rt_cache.lock);
+    rt_cache.users++;
+    pthread_mutex_unlock(&rt_cache.lock);
+}
+
+void
+rt_cache_detach(void)
+{
+    pthread_mutex_lock(&rt_cache.lock);
+    if (--rt_cache.users == 0) {
+        for (int i = 0; i < rt_cache.n; i++)
+            free(rt_cache.block[i]);
+        rt_cache.n = 0;
+        rt_cache.bytes = 0;
+    }
+    pthread_mutex_unlock(&rt_cache.lock);
+}
+
 /* qs_rt_new, with the elements zeroed only when "zeroed" is set. */
 enum qs_status
 rt_new(int dtype, int rank, const int64_t *dims, int zeroed, struct qs_rt_tensor **out)
@@ -123,7 +240,7 @@ rt_new(int dtype, int rank, const int64_t *dims, int zeroed, struct qs_rt_tensor
     if (rt_mul_dims(rank, dims, &count))
         return QS_INVALID;
     if (qs_mul_overflow_u64(count, qs_rt_is_float(dtype) ? 4 : 8, &bytes)
-        || bytes > qs_rt_alloc_limit() || bytes > SIZE_MAX)
+        || bytes > qs_rt_alloc_limit() || bytes > SIZE_MAX / 2)
         return QS_INVALID;
 
     t = qs_calloc(1, sizeof(*t));
@@ -132,10 +249,7 @@ rt_new(int dtype, int rank, const int64_t *dims, int zeroed, struct qs_rt_tensor
     if (rank > 0)
         memcpy(t->dims, dims, (size_t)rank * sizeof(*dims));
     t->count = count;
-    if (zeroed)
-        t->data = qs_calloc(1, bytes ? (size_t)bytes : 1);
-    else
-        t->data = qs_malloc(bytes ? (size_t)bytes : 1);
+    t->data = rt_data_alloc(bytes ? (size_t)bytes : 1, zeroed);
     t->refs = 1;
     *out = t;
     return QS_OK;
@@ -163,7 +277,7 @@ qs_rt_unref(struct qs_rt_tensor *t)
     if (t->base)
         qs_rt_unref(t->base);
     else
-        free(t->data);
+        rt_data_free(t->data);
     free(t);
 }
 

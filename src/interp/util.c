@@ -410,6 +410,74 @@ interp_bcast_for(const struct interp_bcast *b, interp_row_fn row, void *ctx)
     }
 }
 
+/* interp_bcast_for over output elements [begin, end) only, rows cut at both ends. */
+static void
+bcast_range(const struct interp_bcast *b, interp_row_fn row, void *ctx, uint64_t begin,
+            uint64_t end)
+{
+    int64_t idx[QS_RT_MAX_RANK] = { 0 };
+    int64_t off[INTERP_BCAST_MAX] = { 0 };
+    int64_t steps[INTERP_BCAST_MAX];
+    int inner = b->crank - 1;
+    uint64_t len = (uint64_t)b->cdims[inner], r = begin / len, at = begin % len;
+
+    for (int k = 0; k < b->n; k++)
+        steps[k] = b->cstrides[k][inner];
+    for (int d = inner - 1; d >= 0; d--) {
+        idx[d] = (int64_t)(r % (uint64_t)b->cdims[d]);
+        r /= (uint64_t)b->cdims[d];
+        for (int k = 0; k < b->n; k++)
+            off[k] += idx[d] * b->cstrides[k][d];
+    }
+    while (begin < end) {
+        uint64_t n = len - at < end - begin ? len - at : end - begin;
+        int64_t row_off[INTERP_BCAST_MAX];
+
+        for (int k = 0; k < b->n; k++)
+            row_off[k] = off[k] + (int64_t)at * steps[k];
+        row(ctx, begin, row_off, steps, (int64_t)n);
+        begin += n;
+        at = 0;
+        for (int d = inner - 1; d >= 0; d--) {
+            idx[d]++;
+            for (int k = 0; k < b->n; k++)
+                off[k] += b->cstrides[k][d];
+            if (idx[d] < b->cdims[d])
+                break;
+            for (int k = 0; k < b->n; k++)
+                off[k] -= b->cstrides[k][d] * b->cdims[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+struct bcast_job {
+    const struct interp_bcast *b;
+    interp_row_fn row;
+    void *ctx;
+};
+
+static void
+bcast_blocks(void *ctx, int64_t begin, int64_t end)
+{
+    const struct bcast_job *j = ctx;
+    uint64_t lo = (uint64_t)begin * INTERP_BCAST_BLOCK, hi = (uint64_t)end * INTERP_BCAST_BLOCK;
+
+    bcast_range(j->b, j->row, j->ctx, lo, hi < j->b->count ? hi : j->b->count);
+}
+
+void
+interp_bcast_for_par(struct interp_call *call, const struct interp_bcast *b, interp_row_fn row,
+                     void *ctx)
+{
+    struct bcast_job j = { b, row, ctx };
+    uint64_t blocks = (b->count + INTERP_BCAST_BLOCK - 1) / INTERP_BCAST_BLOCK;
+
+    if (b->count == 0 || b->cdims[b->crank - 1] == 0)
+        return;
+    interp_parallel_for(call, (int64_t)blocks, 2, bcast_blocks, &j);
+}
+
 void
 rt_copy_strided(void *dst, const void *src, int esize, int rank, const int64_t *dims,
                 const int64_t *src_strides, int64_t src_offset)

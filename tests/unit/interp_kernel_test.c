@@ -394,10 +394,94 @@ test_resize_pytorch_single_output(void **state)
     assert_true(resize_source_coord(&p, 0) == 0.0f);
 }
 
+/* A buffer taken back from the cache is zeroed again when a zeroed tensor asks for it. */
+static void
+test_cache_reuse_zeroed(void **state)
+{
+    int64_t dims[2] = { 64, 1024 };
+    struct qs_rt_tensor *t, *u;
+    void *first;
+    int zero = 1;
+
+    (void)state;
+    rt_cache_attach();
+    assert_int_equal(rt_new(QS_DT_FLOAT, 2, dims, 0, &t), QS_OK);
+    for (uint64_t i = 0; i < t->count; i++)
+        rt_f(t)[i] = 7.0f;
+    first = t->data;
+    qs_rt_unref(t);
+    assert_int_equal(qs_rt_new(QS_DT_FLOAT, 2, dims, &u), QS_OK);
+    assert_ptr_equal(u->data, first);
+    for (uint64_t i = 0; i < u->count; i++)
+        zero &= rt_f(u)[i] == 0.0f;
+    assert_true(zero);
+    qs_rt_unref(u);
+    rt_cache_detach();
+}
+
+struct bcast_record {
+    float *out;
+    const float *a, *b;
+};
+
+static void
+record_sum(void *ctx, uint64_t out, const int64_t *off, const int64_t *steps, int64_t len)
+{
+    struct bcast_record *r = ctx;
+
+    for (int64_t i = 0; i < len; i++)
+        r->out[out + (uint64_t)i] = r->a[off[0] + i * steps[0]] + r->b[off[1] + i * steps[1]];
+}
+
+/*
+ * [3, 40000] + [3, 1] on two threads: 8 blocks in two chunks, so the
+ * second chunk starts inside row 1 (element 65536); every element once.
+ */
+static void
+test_bcast_blocks_cover_rows(void **state)
+{
+    int64_t da[2] = { 3, 40000 }, db[2] = { 3, 1 };
+    struct qs_rt_tensor *a, *b;
+    const struct qs_rt_tensor *ts[2];
+    struct interp_bcast bc;
+    struct bcast_record r;
+    struct interp_exec ex = { .threads = 2 };
+    struct interp_call call = { .ex = &ex };
+    int ok = 1;
+
+    (void)state;
+    ex.pool = interp_pool_new(2);
+    assert_int_equal(qs_rt_new(QS_DT_FLOAT, 2, da, &a), QS_OK);
+    assert_int_equal(qs_rt_new(QS_DT_FLOAT, 2, db, &b), QS_OK);
+    for (uint64_t i = 0; i < a->count; i++)
+        rt_f(a)[i] = (float)i;
+    for (int i = 0; i < 3; i++)
+        rt_f(b)[i] = (float)(i + 1) * 1000000.0f;
+    ts[0] = a;
+    ts[1] = b;
+    assert_int_equal(interp_bcast_init(NULL, &bc, 2, ts), QS_OK);
+    r.out = test_malloc(a->count * sizeof(float));
+    r.a = rt_f(a);
+    r.b = rt_f(b);
+    for (uint64_t i = 0; i < a->count; i++)
+        r.out[i] = -1.0f;
+    interp_bcast_for_par(&call, &bc, record_sum, &r);
+    for (uint64_t i = 0; i < a->count; i++)
+        ok &= r.out[i] == (float)i + (float)(i / 40000 + 1) * 1000000.0f;
+    assert_true(ok);
+    assert_int_equal(bc.crank, 2);
+    interp_pool_free(ex.pool);
+    test_free(r.out);
+    qs_rt_unref(a);
+    qs_rt_unref(b);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cache_reuse_zeroed),
+        cmocka_unit_test(test_bcast_blocks_cover_rows),
         cmocka_unit_test(test_conv_pads_strides),
         cmocka_unit_test(test_conv_dilation),
         cmocka_unit_test(test_conv_groups_with_bias),

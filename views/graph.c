@@ -337,22 +337,26 @@ graph_search_reveal(struct qs_view *view, const char *needle)
 {
     struct graph_view *g = view->priv;
     size_t keep = view->sel < g->n_visible ? g->visible[view->sel] : 0;
-    size_t hidden = 0, outer = SIZE_MAX;
+    /* The latest entry at each depth: as entries come depth first, entry i's ancestors. */
+    size_t above[2 * QS_MAX_GRAPH_DEPTH + 2];
+    size_t hidden = 0;
 
     if (g->filter)
         return 0;
-    /* Entries are in depth-first order: "outer" is the outermost folded node around entry i. */
     for (size_t i = 0; i < g->n_entries; i++) {
-        if (outer != SIZE_MAX && i >= g->entries[outer].end)
-            outer = SIZE_MAX;
-        if (outer != SIZE_MAX && strstr(g->text + g->entries[i].search, needle)) {
-            for (size_t a = outer; a < i; a++)
-                if (g->entries[a].end > i)
-                    g->folded[a] = 0;
-            hidden++;
-        }
-        if (outer == SIZE_MAX && g->folded[i])
-            outer = i;
+        int depth = g->entries[i].depth;
+        int folded = 0;
+
+        if (depth < 0 || (size_t)depth >= sizeof(above) / sizeof(above[0]))
+            continue;
+        above[depth] = i;
+        for (int d = 0; d < depth; d++)
+            folded |= g->folded[above[d]];
+        if (!folded || !strstr(g->text + g->entries[i].search, needle))
+            continue;
+        for (int d = 0; d < depth; d++)
+            g->folded[above[d]] = 0;
+        hidden++;
     }
     if (hidden) {
         rebuild_visible(g);

@@ -560,10 +560,16 @@ static void
 layers_shown(struct qs_view *view)
 {
     struct layers_view *lv = view->priv;
+    const struct qs_layers *layers = view->ui->layers;
+    size_t want = view->ui->layer;
 
+    /* Before any layer was shown, the first weight: the one 4 shows from here. */
+    for (size_t i = 0; want == SIZE_MAX && layers && i < layers->count; i++)
+        if (layers->items[i].quantizable)
+            want = i;
     layers_count(view);
     for (size_t i = 0; i < lv->n_rows; i++)
-        if (lv->rows[i] == view->ui->layer)
+        if (lv->rows[i] == want)
             qs_view_select(view, i);
 }
 

@@ -661,6 +661,34 @@ draw_hints(struct qs_ui *ui, struct qs_row *row, size_t room)
     qs_row_done(&last);
 }
 
+/*
+ * The input line: its label, cut in the middle when too wide so that the
+ * end of a question ("Replace it? (y/n)") stays in sight, then the end of
+ * the text typed so far.
+ */
+static void
+draw_prompt(struct qs_ui *ui, struct qs_row *row, int y)
+{
+    char label[sizeof(ui->prompt.label)];
+    size_t cols = (size_t)ui->cols;
+    const char *shown = ui->prompt.text;
+    size_t room, width;
+
+    qs_shorten_middle(ui->prompt.label, cols > 2 ? cols - 2 : 1, label, sizeof(label));
+    room = cols > qs_text_columns(label) + 1 ? cols - qs_text_columns(label) - 1 : 0;
+    width = qs_text_columns(shown);
+    while (width > room && *shown) {
+        shown++;
+        while ((*shown & 0xc0) == 0x80)
+            shown++;
+        width--;
+    }
+    qs_row_add(row, QS_STYLE_KEY, label);
+    qs_row_add(row, QS_STYLE_NORMAL, shown);
+    ui->frame.cursor_y = y;
+    ui->frame.cursor_x = (int)row->width;
+}
+
 static void
 draw_status(struct qs_ui *ui, struct qs_row *row, int y)
 {
@@ -668,22 +696,7 @@ draw_status(struct qs_ui *ui, struct qs_row *row, int y)
     char right[96] = "";
 
     if (ui->prompt.kind != QS_PROMPT_NONE) {
-        size_t label = qs_text_columns(ui->prompt.label);
-        size_t room = (size_t)ui->cols > label + 1 ? (size_t)ui->cols - label - 1 : 0;
-        size_t cols = qs_text_columns(ui->prompt.text);
-        const char *shown = ui->prompt.text;
-
-        /* Keep the end of a long input in sight. */
-        while (cols > room && *shown) {
-            shown++;
-            while ((*shown & 0xc0) == 0x80)
-                shown++;
-            cols--;
-        }
-        qs_row_add(row, QS_STYLE_KEY, ui->prompt.label);
-        qs_row_add(row, QS_STYLE_NORMAL, shown);
-        ui->frame.cursor_y = y;
-        ui->frame.cursor_x = (int)row->width;
+        draw_prompt(ui, row, y);
         return;
     }
     /* A run of the model shows its progress bar, with any message after it. */

@@ -1174,6 +1174,21 @@ test_view_layer_key_opens_selected(void **state)
     close_sample(f);
 }
 
+/* Before any layer was shown, the layers view starts on the first weight, so 3 then 4 shows it. */
+static void
+test_layers_start_on_first_weight(void **state)
+{
+    struct fixture *f = open_sample("tiny_transformer.onnx");
+
+    (void)state;
+    press(f, "3");
+    assert_int_equal(f->ui.views[QS_VIEW_LAYERS].sel, 2);
+    assert_memory_equal(line(f, 5), "attn.q.weight ", 14);
+    press(f, "4");
+    assert_memory_equal(line(f, 2), "attn.q.weight  MatMul", 21);
+    close_sample(f);
+}
+
 /* The sort mark sits next to the title it marks, not after the column before it. */
 static void
 test_sort_mark_next_to_title(void **state)
@@ -1216,6 +1231,30 @@ test_search_unfolds(void **state)
     press_key(f, QS_KEY_ENTER);
     assert_int_equal(f->ui.views[QS_VIEW_GRAPH].rows, 9);
     assert_int_equal(f->ui.views[QS_VIEW_GRAPH].sel, 8);
+    close_sample(f);
+}
+
+static void
+confirm_ignored(struct qs_ui *ui, int yes, void *arg)
+{
+    (void)ui, (void)yes, (void)arg;
+}
+
+/* A question wider than the screen keeps its end, "(y/n)", in sight. */
+static void
+test_long_question_keeps_end(void **state)
+{
+    struct fixture *f = open_sample("tiny_cnn.onnx");
+    const char *status;
+
+    (void)state;
+    qs_ui_confirm(&f->ui, "./tiny_cnn.conv1.weight.range.png or ./tiny_cnn.conv1.weight.range.svg "
+                  "exists. Replace them?", confirm_ignored, NULL);
+    status = line(f, 23);
+    assert_memory_equal(status, "./tiny_cnn.conv1.weight.ra", 26);
+    assert_non_null(strstr(status, "~.range.svg exists. Replace them? (y/n) "));
+    assert_true(qs_text_columns(status) < 80);
+    press(f, "n");
     close_sample(f);
 }
 
@@ -1267,10 +1306,12 @@ main(void)
         cmocka_unit_test(test_plan_columns_fit),
         cmocka_unit_test(test_plan_write_folder),
         cmocka_unit_test(test_view_layer_key_opens_selected),
+        cmocka_unit_test(test_layers_start_on_first_weight),
         cmocka_unit_test(test_sort_mark_next_to_title),
         cmocka_unit_test(test_filter_keeps_selection),
         cmocka_unit_test(test_search_unfolds),
         cmocka_unit_test(test_node_counts_wording),
+        cmocka_unit_test(test_long_question_keeps_end),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

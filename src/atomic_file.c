@@ -11,18 +11,40 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum qs_status
-qs_atomic_check(const char *path, int force, struct qs_diag *diag)
+/* What "path" names, following symbolic links. */
+enum target_kind {
+    TARGET_NEW,                  /* nothing (or a dangling link) */
+    TARGET_FILE,
+    TARGET_FOLDER,
+    TARGET_SPECIAL               /* a device, FIFO or socket */
+};
+
+static enum target_kind
+target_kind_of(const char *path)
 {
     struct stat st;
 
     if (stat(path, &st) != 0)
-        return QS_OK;
+        return TARGET_NEW;
     if (S_ISDIR(st.st_mode))
+        return TARGET_FOLDER;
+    return S_ISREG(st.st_mode) ? TARGET_FILE : TARGET_SPECIAL;
+}
+
+enum qs_status
+qs_atomic_check(const char *path, int force, struct qs_diag *diag)
+{
+    switch (target_kind_of(path)) {
+    case TARGET_FOLDER:
         return qs_diag_add(diag, QS_OUTPUT, path, "is a folder, not a file");
-    if (!force)
-        return qs_diag_add(diag, QS_OUTPUT, path, "already exists (use --force to replace it)");
-    return QS_OK;
+    case TARGET_FILE:
+        if (!force)
+            return qs_diag_add(diag, QS_OUTPUT, path,
+                               "already exists (use --force to replace it)");
+        return QS_OK;
+    default:
+        return QS_OK;
+    }
 }
 
 /* The folder part of "path" ("." when there is none), in a new string. */
@@ -55,33 +77,74 @@ new_file_mode(const char *path)
     return 0666 & ~mask;
 }
 
+/* A device or FIFO is opened and written in place. */
+static enum qs_status
+open_direct(struct qs_atomic_file *file, const char *path, struct qs_diag *diag)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+    if (fd >= 0)
+        file->fp = fdopen(fd, "w");
+    if (!file->fp) {
+        qs_diag_add(diag, QS_OUTPUT, path, "cannot open: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return QS_OUTPUT;
+    }
+    file->path = qs_strdup(path);
+    file->direct = 1;
+    return QS_OK;
+}
+
+/* The file to replace: where "path" leads when it is a link to a file, else "path". */
+static char *
+replaced_file(const char *path)
+{
+    struct stat st;
+    char *real;
+    char *copy;
+
+    if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode) || target_kind_of(path) != TARGET_FILE)
+        return qs_strdup(path);
+    real = realpath(path, NULL);
+    if (!real)
+        return qs_strdup(path);
+    copy = qs_strdup(real);
+    free(real);
+    return copy;
+}
+
 enum qs_status
 qs_atomic_open(struct qs_atomic_file *file, const char *path, int force, struct qs_diag *diag)
 {
-    const char *slash = strrchr(path, '/');
-    char *folder = folder_of(path);
     enum qs_status status;
+    const char *slash;
+    char *folder;
     int fd;
 
     memset(file, 0, sizeof(*file));
     status = qs_atomic_check(path, force, diag);
-    if (status != QS_OK) {
-        free(folder);
+    if (status != QS_OK)
         return status;
-    }
+    if (target_kind_of(path) == TARGET_SPECIAL)
+        return open_direct(file, path, diag);
 
-    file->tmp_path = qs_asprintf("%s/.%s.XXXXXX", folder, slash ? slash + 1 : path);
+    file->target = replaced_file(path);
+    slash = strrchr(file->target, '/');
+    folder = folder_of(file->target);
+    file->tmp_path = qs_asprintf("%s/.%s.XXXXXX", folder, slash ? slash + 1 : file->target);
     free(folder);
     fd = mkstemp(file->tmp_path);
     if (fd < 0) {
         qs_diag_add(diag, QS_OUTPUT, path, "cannot create a temporary file next to it: %s",
                     strerror(errno));
         free(file->tmp_path);
-        file->tmp_path = NULL;
+        file->tmp_path = NULL;  /* nothing was created: nothing to remove */
+        qs_atomic_abort(file);
         return QS_OUTPUT;
     }
 
-    if (fchmod(fd, new_file_mode(path)) == 0)
+    if (fchmod(fd, new_file_mode(file->target)) == 0)
         file->fp = fdopen(fd, "w");
     if (!file->fp) {
         qs_diag_add(diag, QS_OUTPUT, path, "cannot open the temporary file: %s", strerror(errno));
@@ -102,6 +165,7 @@ qs_atomic_abort(struct qs_atomic_file *file)
     if (file->tmp_path)
         unlink(file->tmp_path);
     free(file->tmp_path);
+    free(file->target);
     free(file->path);
     memset(file, 0, sizeof(*file));
 }
@@ -112,9 +176,10 @@ flush_and_close(struct qs_atomic_file *file)
 {
     int error = 0;
 
+    errno = 0;
     if (fflush(file->fp) != 0 || ferror(file->fp))
         error = errno ? errno : EIO;
-    else if (fsync(fileno(file->fp)) != 0)
+    else if (!file->direct && fsync(fileno(file->fp)) != 0)
         error = errno;
     if (fclose(file->fp) != 0 && !error)
         error = errno;
@@ -168,11 +233,15 @@ qs_atomic_commit(struct qs_atomic_file *file, struct qs_diag *diag)
         qs_atomic_abort(file);
         return QS_OUTPUT;
     }
+    if (file->direct) {
+        qs_atomic_abort(file);  /* nothing to move: frees the strings */
+        return QS_OK;
+    }
 
     if (file->force)
-        error = rename(file->tmp_path, file->path) == 0 ? 0 : errno;
+        error = rename(file->tmp_path, file->target) == 0 ? 0 : errno;
     else
-        error = move_no_replace(file->tmp_path, file->path);
+        error = move_no_replace(file->tmp_path, file->target);
     if (error == EEXIST) {
         qs_diag_add(diag, QS_OUTPUT, file->path, "already exists (use --force to replace it)");
     } else if (error) {
@@ -184,8 +253,9 @@ qs_atomic_commit(struct qs_atomic_file *file, struct qs_diag *diag)
         return QS_OUTPUT;
     }
 
-    sync_folder(file->path);
+    sync_folder(file->target);
     free(file->tmp_path);
+    free(file->target);
     free(file->path);
     memset(file, 0, sizeof(*file));
     return QS_OK;

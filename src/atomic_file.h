@@ -9,6 +9,12 @@
  * so a file created by someone else during the write is not lost.  The
  * temporary file is removed on every failure path.
  *
+ * A target that is a symbolic link to a file is replaced where the link
+ * points, so the link stays.  A target that is a device or a FIFO
+ * ("/dev/stdout", a named pipe) is written in place and needs no "force",
+ * because nothing is replaced.  Renaming over it would replace the device
+ * node itself.
+ *
  * NOTE: a process killed between open and commit leaves its temporary
  * file (named ".NAME.XXXXXX" next to the target) behind.
  */
@@ -21,15 +27,17 @@
 
 struct qs_atomic_file {
     FILE *fp;                    /* write the contents here */
-    char *path;                  /* the target */
+    char *path;                  /* the target as given, for messages */
+    char *target;                /* the file replaced: "path", or where its link points */
     char *tmp_path;              /* the temporary file, NULL once committed or aborted */
     int force;
+    int direct;                  /* a device or FIFO written in place: no temporary file */
 };
 
 /*
- * Fail with QS_OUTPUT when "path" exists and "force" is not set, or when
- * it is a folder.  Commands call it before their work so that a refused
- * output costs nothing; qs_atomic_commit checks again.
+ * Fail with QS_OUTPUT when "path" is an existing file and "force" is not
+ * set, or when it is a folder.  Commands call it before their work so that
+ * a refused output costs nothing; qs_atomic_commit checks again.
  */
 enum qs_status qs_atomic_check(const char *path, int force, struct qs_diag *diag);
 

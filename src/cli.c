@@ -100,6 +100,33 @@ qs_cli_usage_error(const struct qs_cli *cli, const char *fmt, ...)
 
 /* ---- help ------------------------------------------------------------- */
 
+/* Column where the help text of an option starts. */
+#define HELP_TEXT_COLUMN 30
+
+void
+qs_cli_help_wrap(const char *text, int column, int indent)
+{
+    int start = column;
+
+    for (const char *p = text; *p;) {
+        int word = (int)strcspn(p, " ");
+
+        if (column > start && column + 1 + word > QS_CLI_HELP_WIDTH) {
+            printf("\n%*s", indent, "");
+            column = start = indent;
+        } else if (column > start) {
+            putchar(' ');
+            column++;
+        }
+        printf("%.*s", word, p);
+        column += word;
+        p += word;
+        while (*p == ' ')
+            p++;
+    }
+    putchar('\n');
+}
+
 static void
 help_option(const struct qs_cli_option *option)
 {
@@ -111,21 +138,31 @@ help_option(const struct qs_cli_option *option)
     else
         snprintf(left, sizeof(left), "    --%s%s%s", option->name,
                  option->value_name ? "=" : "", option->value_name ? option->value_name : "");
-    if (strlen(left) > 26)
-        printf("  %s\n  %26s  %s\n", left, "", option->help);
+    if (strlen(left) > HELP_TEXT_COLUMN - 4)
+        printf("  %s\n%*s", left, HELP_TEXT_COLUMN, "");
     else
-        printf("  %-26s  %s\n", left, option->help);
+        printf("  %-*s  ", HELP_TEXT_COLUMN - 4, left);
+    qs_cli_help_wrap(option->help, HELP_TEXT_COLUMN, HELP_TEXT_COLUMN);
 }
 
 static void
 help_print(const struct qs_command *command, const struct qs_cli_spec *spec)
 {
-    if (command)
-        printf("usage: qscope %s\n\n%c%s.\n", command->usage,
-               toupper((unsigned char)command->summary[0]), command->summary + 1);
-    else
+    static const char usage[] = "usage: qscope ";
+    char *summary;
+
+    if (command) {
+        fputs(usage, stdout);
+        qs_cli_help_wrap(command->usage, (int)strlen(usage), (int)strlen(usage));
+        summary = qs_asprintf("%c%s.", toupper((unsigned char)command->summary[0]),
+                              command->summary + 1);
+        putchar('\n');
+        qs_cli_help_wrap(summary, 0, 0);
+        free(summary);
+    } else {
         printf("usage: qscope [OPTIONS] MODEL|DIR\n\n"
                "Open the model, or the folder of models, for browsing.\n");
+    }
 
     printf("\noptions:\n");
     for (size_t i = 0; i < spec->n_options; i++)
@@ -214,6 +251,18 @@ parse_format(struct qs_cli *cli, const char *value)
     return QS_OK;
 }
 
+/* A file or folder name: an empty one would name nothing and fail late and obscurely. */
+static enum qs_status
+parse_path(struct qs_cli *cli, const char *option, const char *value, const char **out)
+{
+    if (!*value) {
+        qs_cli_usage_error(cli, "invalid empty value for %s (expected a path)", option);
+        return QS_USAGE;
+    }
+    *out = value;
+    return QS_OK;
+}
+
 /* Store one common option; "value" is NULL for flags. */
 static enum qs_status
 apply_common(struct qs_cli *cli, enum common_id id, const char *value)
@@ -222,8 +271,8 @@ apply_common(struct qs_cli *cli, enum common_id id, const char *value)
     case OPT_FORMAT:     return parse_format(cli, value);
     case OPT_JSON:       cli->format = QS_FORMAT_JSON; break;
     case OPT_CSV:        cli->format = QS_FORMAT_CSV; break;
-    case OPT_OUTPUT:     cli->output = value; break;
-    case OPT_OUT_DIR:    cli->out_dir = value; break;
+    case OPT_OUTPUT:     return parse_path(cli, "--output", value, &cli->output);
+    case OPT_OUT_DIR:    return parse_path(cli, "--out-dir", value, &cli->out_dir);
     case OPT_FORCE:      cli->force = 1; break;
     case OPT_THREADS:    return parse_threads(cli, value);
     case OPT_KEEP_GOING: cli->keep_going = 1; break;

@@ -96,6 +96,17 @@ int qs_cli_run(const struct qs_command *command, const struct qs_cli_spec *spec,
 enum qs_status qs_cli_load_model(const struct qs_cli *cli, const char *path,
                                  struct qs_diag *diag, struct qs_model **out);
 
+/* Help text stays within this many columns, to fit an 80-column terminal. */
+#define QS_CLI_HELP_WIDTH 79
+
+/*
+ * Print "text" to standard output from "column" (where the cursor is),
+ * breaking lines at blanks before QS_CLI_HELP_WIDTH.  Continuation lines
+ * start at column "indent".  A word longer than a line is printed whole.
+ * Ends with a newline.
+ */
+void qs_cli_help_wrap(const char *text, int column, int indent);
+
 /* Print "qscope: COMMAND: MESSAGE" and a pointer to --help to stderr; returns exit status 2. */
 int qs_cli_usage_error(const struct qs_cli *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

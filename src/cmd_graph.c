@@ -25,19 +25,38 @@ static const struct qs_cli_spec graph_spec = {
 /* Maximum width the op and name columns are padded to in text; longer names push the rest right. */
 #define GRAPH_MAX_PAD 28
 
-/* A node's values as text, separated by ", "; omitted optional ones as "-". */
+/* Append "piece" to "*text" ("*len" bytes in "*cap"), growing it geometrically. */
+static void
+text_append(char **text, size_t *len, size_t *cap, const char *piece)
+{
+    size_t n = strlen(piece);
+
+    if (*len + n + 1 > *cap) {
+        *cap = 2 * (*len + n + 1);
+        *text = qs_realloc(*text, *cap);
+    }
+    memcpy(*text + *len, piece, n + 1);
+    *len += n;
+}
+
+/*
+ * A node's values as text, separated by ", "; omitted optional ones as "-".
+ * Built in one growing buffer: a Sum or Concat may have 100000 inputs.
+ */
 static char *
 values_text(struct qs_value *const *values, size_t n)
 {
-    char *text = qs_strdup("");
+    size_t len = 0;
+    size_t cap = 0;
+    char *text = NULL;
 
+    text_append(&text, &len, &cap, "");
     for (size_t i = 0; i < n; i++) {
         char *value = values[i] ? qs_value_text(values[i]) : qs_strdup("-");
-        char *next = qs_asprintf("%s%s%s", text, i ? ", " : "", value);
 
+        text_append(&text, &len, &cap, i ? ", " : "");
+        text_append(&text, &len, &cap, value);
         free(value);
-        free(text);
-        text = next;
     }
     return text;
 }
@@ -73,13 +92,16 @@ graph_widths(const struct qs_graph *graph, struct text_widths *widths)
     widths->op = 0;
     widths->name = 0;
     for (size_t i = 0; i < graph->n_nodes; i++) {
-        char *op = qualified_op(&graph->nodes[i]);
+        char *qualified = qualified_op(&graph->nodes[i]);
+        char *op = qs_text_sanitize(qualified);
         char *name = qs_text_sanitize(graph->nodes[i].label);
 
+        /* Measured as printed, where an invalid byte takes four columns (\xff). */
         if (clamp_width(qs_text_width(op)) > widths->op)
             widths->op = clamp_width(qs_text_width(op));
         if (clamp_width(qs_text_width(name)) > widths->name)
             widths->name = clamp_width(qs_text_width(name));
+        free(qualified);
         free(op);
         free(name);
     }

@@ -279,17 +279,27 @@ add_pairf(struct qs_table *table, const char *key, const char *fmt, ...)
     add_pair(table, key, buf);
 }
 
+/* "ai.onnx 17, com.microsoft 1", built in one growing buffer (a model may import many). */
 static char *
 opsets_text(const struct qs_model *model)
 {
-    char *text = qs_strdup("");
+    size_t len = 0;
+    size_t cap = 1;
+    char *text = qs_calloc(1, cap);
 
     for (size_t i = 0; i < model->n_opsets; i++) {
-        char *next = qs_asprintf("%s%s%s %" PRId64, text, i ? ", " : "",
-                                 qs_domain_text(model->opsets[i].domain),
-                                 model->opsets[i].version);
-        free(text);
-        text = next;
+        char *entry = qs_asprintf("%s%s %" PRId64, i ? ", " : "",
+                                  qs_domain_text(model->opsets[i].domain),
+                                  model->opsets[i].version);
+        size_t n = strlen(entry);
+
+        if (len + n + 1 > cap) {
+            cap = 2 * (len + n + 1);
+            text = qs_realloc(text, cap);
+        }
+        memcpy(text + len, entry, n + 1);
+        len += n;
+        free(entry);
     }
     return text;
 }
@@ -421,12 +431,13 @@ text_constants(FILE *fp, const struct info_summary *sum)
     if (sum->external)
         text_external(fp, sum);
 
-    fprintf(fp, "\nweights: %" PRIu64 " tensors, %" PRIu64 " parameters (quantizable: %" PRIu64
-            " tensors, %" PRIu64 " parameters)", sum->weights, sum->parameters,
-            sum->quantizable, sum->quantizable_parameters);
+    /* Two lines, so that large counts still fit 80 columns. */
+    fprintf(fp, "\nweights: %" PRIu64 " tensors, %" PRIu64 " parameters", sum->weights,
+            sum->parameters);
     if (sum->faulty_weights)
         fprintf(fp, ", and %" PRIu64 " with unusable data", sum->faulty_weights);
-    fputc('\n', fp);
+    fprintf(fp, "\n  quantizable: %" PRIu64 " tensors, %" PRIu64 " parameters\n",
+            sum->quantizable, sum->quantizable_parameters);
 }
 
 static void

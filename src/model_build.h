@@ -13,7 +13,12 @@
 #include "strmap.h"
 #include "wire.h"
 
-/* Sparse tensors whose dense form would be larger than this are refused. */
+/*
+ * Sparse tensors whose dense form would be larger than this are refused,
+ * and so are those that would take the dense forms of all of a model's
+ * sparse tensors past it, because a few bytes of file must not fill the
+ * memory.
+ */
 #define QS_MAX_SPARSE_DENSE_BYTES ((uint64_t)1 << 30)
 
 /* Growable array of pointers on the heap, used while building. */
@@ -40,6 +45,7 @@ struct qs_model_private {
     const uint8_t *owned_map;    /* the model file, when qs_model_load mapped it */
     uint64_t owned_size;
     struct qs_ptrvec ext_files;  /* struct qs_ext_file *, heap-allocated */
+    struct qs_ptrvec buffers;    /* heap buffers the model owns: dense forms of sparse tensors */
     struct qs_strmap *ext_by_path;
     const char *real_dir;        /* realpath of model->dir, resolved on first use */
     int real_dir_failed;
@@ -75,6 +81,7 @@ struct qs_model_build {
     size_t n_uses;
     size_t cap_uses;
     enum qs_status tensor_status; /* worst per-tensor fault, when not keep_going */
+    uint64_t sparse_dense_bytes; /* dense forms of sparse tensors so far */
 };
 
 /* model_graph.c: build the main graph and every subgraph below it; QS_OK or a reported fault. */

@@ -131,13 +131,18 @@ extdata_map(struct qs_model_build *b, const char *real, int *error)
 
     if (file)
         return file;
-    fd = open(real, O_RDONLY | O_CLOEXEC);
+    *error = 0;
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer. */
+    fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         *error = errno;
         return NULL;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        *error = S_ISREG(st.st_mode) ? errno : EISDIR;
+    if (fstat(fd, &st) != 0)
+        *error = errno;
+    else if (!S_ISREG(st.st_mode))
+        *error = EISDIR;  /* reported as "not a regular file" */
+    if (*error) {
         close(fd);
         return NULL;
     }
@@ -183,10 +188,14 @@ extdata_open(struct qs_model_build *b, struct qs_tensor *t, const char *location
 
     joined = qs_asprintf("%s/%s", dir, location);
     real = realpath(joined, NULL);
+    error = errno;
     free(joined);
     if (!real) {
-        qs_tensor_fault(b, t, QS_INVALID, "external data file '%s' %s", shown,
-                        errno == ENOENT ? "not found" : strerror(errno));
+        if (error == ENOENT)
+            qs_tensor_fault(b, t, QS_INVALID, "external data file '%s' not found", shown);
+        else
+            qs_tensor_fault(b, t, QS_INVALID, "external data file '%s' cannot be opened: %s",
+                            shown, strerror(error));
         return NULL;
     }
 

@@ -217,11 +217,15 @@ node_domain(const char *domain)
     return domain;
 }
 
-/* Warn once per name shared by several nodes; labels stay the names. */
+/*
+ * Warn once per name shared by several nodes; labels stay the names.
+ * "names" maps each name to its first node, "reported" holds the names
+ * already warned about (the map keeps the first value stored).
+ */
 static void
-node_check_name(struct graph_ctx *ctx, struct qs_strmap *names, struct qs_node *node)
+node_check_name(struct graph_ctx *ctx, struct qs_strmap *names, struct qs_strmap *reported,
+                struct qs_node *node)
 {
-    static struct qs_node reported;
     char shown[100];
     char where[320];
     struct qs_node *first;
@@ -229,12 +233,11 @@ node_check_name(struct graph_ctx *ctx, struct qs_strmap *names, struct qs_node *
     if (!*node->name)
         return;
     first = qs_strmap_put(names, node->name, node);
-    if (!first || first == &reported)
+    if (!first || qs_strmap_put(reported, node->name, node))
         return;
     qs_diag_warn(ctx->b->diag, ctx->b->file, "node name '%s' is used by more than one node "
                  "(nodes %zu and %zu in %s)", qs_quote(node->name, shown, sizeof(shown)),
                  first->index, node->index, qs_format_graph(ctx->g, where, sizeof(where)));
-    qs_strmap_put(names, node->name, &reported);
 }
 
 static enum qs_status
@@ -266,6 +269,7 @@ graph_nodes(struct graph_ctx *ctx)
     const Onnx__GraphProto *gp = ctx->proto;
     struct qs_graph *g = ctx->g;
     struct qs_strmap *names = qs_strmap_new();
+    struct qs_strmap *reported = qs_strmap_new();
     enum qs_status status = QS_OK;
 
     g->n_nodes = gp->n_node;
@@ -285,13 +289,14 @@ graph_nodes(struct graph_ctx *ctx)
         node->attrs = (const Onnx__AttributeProto **)np->attribute;
         node->attr_tensors = qs_arena_calloc(ctx->b->arena, np->n_attribute,
                                              sizeof(*node->attr_tensors));
-        node_check_name(ctx, names, node);
+        node_check_name(ctx, names, reported, node);
         if (!*node->op_type)
             status = graph_fail(ctx, "node %zu has no op_type", i);
         else
             status = node_outputs(ctx, node);
     }
     qs_strmap_free(names);
+    qs_strmap_free(reported);
     return status;
 }
 

@@ -259,21 +259,26 @@ static enum qs_status
 load_map_file(const char *path, struct qs_diag *diag, const uint8_t **map, size_t *size)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     void *addr;
 
     *map = NULL;
     *size = 0;
     if (fd < 0)
         return qs_diag_add(diag, QS_INVALID, path, "cannot open the model: %s", strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
         int error = errno;
 
         close(fd);
+        return qs_diag_add(diag, QS_INVALID, path, "cannot read the model: %s",
+                           strerror(error));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
         if (S_ISDIR(st.st_mode))
             return qs_diag_add(diag, QS_INVALID, path, "is a folder, not an ONNX model file");
-        return qs_diag_add(diag, QS_INVALID, path, "cannot read the model: %s",
-                           S_ISREG(st.st_mode) ? strerror(error) : "not a regular file");
+        return qs_diag_add(diag, QS_INVALID, path, "cannot read the model: not a regular file");
     }
     if (st.st_size == 0) {
         close(fd);
@@ -333,6 +338,9 @@ qs_model_free(struct qs_model *model)
     for (size_t i = 0; i < model->n_graphs; i++)
         qs_strmap_free(model->graphs[i]->value_map);
     qs_extdata_release(priv);
+    for (size_t i = 0; i < priv->buffers.count; i++)
+        free(priv->buffers.items[i]);
+    qs_ptrvec_done(&priv->buffers);
     if (priv->owned_map)
         munmap((void *)priv->owned_map, (size_t)priv->owned_size);
     qs_arena_done(&priv->arena);

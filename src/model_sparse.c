@@ -1,8 +1,9 @@
 /*
- * Sparse tensors, densified at load into an arena buffer so that every
- * reader sees packed data.  The values are a [NNZ] tensor; the indices are
- * int64 (any integer type is accepted), either [NNZ] linear positions or
- * [NNZ, rank] coordinates.  Every index is checked before it is used.
+ * Sparse tensors, densified at load into a buffer the model owns so that
+ * every reader sees packed data.  The values are a [NNZ] tensor; the
+ * indices are int64 (any integer type is accepted), either [NNZ] linear
+ * positions or [NNZ, rank] coordinates.  Every index is checked before it
+ * is used.
  *
  * NOTE: indices need not be sorted or unique here, although ONNX requires
  * both.  A repeated index keeps the last value.
@@ -160,12 +161,21 @@ sparse_densify(struct qs_model_build *b, struct qs_tensor *t, const Onnx__Sparse
         return qs_tensor_fault(b, t, QS_INVALID, "dense form of %" PRIu64 " elements of %s "
                                "exceeds the 1 GiB limit for sparse tensors", t->count,
                                qs_dtype_name(t->dtype));
+    if (bytes > QS_MAX_SPARSE_DENSE_BYTES - b->sparse_dense_bytes)
+        return qs_tensor_fault(b, t, QS_INVALID, "dense form of %" PRIu64 " bytes exceeds "
+                               "the 1 GiB limit for all sparse tensors together (%" PRIu64
+                               " bytes already used)", bytes, b->sparse_dense_bytes);
+    b->sparse_dense_bytes += bytes;
     if (t->count == 0)
         return job.nnz == 0 ? QS_OK
             : qs_tensor_fault(b, t, QS_INVALID, "sparse tensor has %" PRIu64 " values but "
                               "no elements", job.nnz);
 
-    job.out = qs_arena_calloc(b->arena, 1, (size_t)bytes);
+    /* Allocated with calloc, not in the arena, because a large buffer then
+     * comes zeroed from the system untouched, and only the pages that
+     * receive values take memory. */
+    job.out = qs_calloc(1, (size_t)bytes);
+    qs_ptrvec_push(&b->model->priv->buffers, job.out);
     status = sparse_scatter(b, &job);
     if (status != QS_OK)
         return status;

@@ -143,10 +143,18 @@ utf8_sequence_length(const unsigned char *s, size_t n)
     return len;
 }
 
+/* True for the C1 control characters U+0080 to U+009F, encoded as 0xC2 0x80-0x9F. */
+static int
+utf8_is_c1(const unsigned char *s, size_t n)
+{
+    return n == 2 && s[0] == 0xC2 && s[1] <= 0x9F;
+}
+
 /*
  * Copy "len" bytes of "text" into a new string with invalid UTF-8 bytes
  * written as \xHH and, when "control" is not 0, control characters
- * replaced by it.  Stores the result length in "*out_len" when not NULL.
+ * replaced by it.  These are C0, DEL and C1, because a terminal may act on
+ * U+009B as on ESC [.  Stores the result length in "*out_len" when not NULL.
  */
 static char *
 escape_bytes(const char *text, size_t len, char control, size_t *out_len)
@@ -162,9 +170,10 @@ escape_bytes(const char *text, size_t len, char control, size_t *out_len)
             snprintf(out + o, 5, "\\x%02x", s[i]);
             o += 4;
             i++;
-        } else if (n == 1 && control && (s[i] < 0x20 || s[i] == 0x7F)) {
+        } else if (control && ((n == 1 && (s[i] < 0x20 || s[i] == 0x7F))
+                               || utf8_is_c1(s + i, n))) {
             out[o++] = control;
-            i++;
+            i += n;
         } else {
             memcpy(out + o, s + i, n);
             o += n;
@@ -268,10 +277,14 @@ json_write_string(FILE *fp, const char *s, size_t len)
         case '\b': fputs("\\b", fp); break;
         case '\f': fputs("\\f", fp); break;
         default:
-            if (c < 0x20 || c == 0x7F)
+            if (c < 0x20 || c == 0x7F) {
                 fprintf(fp, "\\u%04x", c);
-            else
+            } else if (c == 0xC2 && i + 1 < len && (unsigned char)s[i + 1] <= 0x9F
+                       && (unsigned char)s[i + 1] >= 0x80) {
+                fprintf(fp, "\\u%04x", (unsigned char)s[++i]);  /* a C1 control */
+            } else {
                 fputc(c, fp);
+            }
         }
     }
     fputc('"', fp);
@@ -417,12 +430,22 @@ qs_json_write(FILE *fp, const json_t *doc)
 
 /* ---- CSV -------------------------------------------------------------- */
 
+/* True when a CSV field must be quoted: a separator, quote or any control character. */
+static int
+csv_needs_quotes(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        if (*p == ',' || *p == '"' || *p < 0x20 || *p == 0x7F)
+            return 1;
+    return 0;
+}
+
 void
 qs_csv_write_field(FILE *fp, const char *text)
 {
     char *valid = escape_bytes(text, strlen(text), 0, NULL);
 
-    if (!strpbrk(valid, ",\"\r\n")) {
+    if (!csv_needs_quotes(valid)) {
         fputs(valid, fp);
     } else {
         fputc('"', fp);

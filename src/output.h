@@ -5,8 +5,9 @@
  *
  * Every number is formatted in the C locale, whatever LC_NUMERIC is.
  * Strings may hold any bytes: bytes that are not valid UTF-8 are written
- * as the four characters \xHH in every format; control characters are
- * escaped in JSON, shown as '?' in text and kept (quoted) in CSV.
+ * as the four characters \xHH in every format; control characters (C0,
+ * DEL and C1) are escaped in JSON, shown as '?' in text and kept (quoted)
+ * in CSV.
  *
  * JSON is printed with two-space indentation; an array or object whose
  * members are all scalars or arrays of scalars stays on one line.  Reals are written with the
@@ -124,8 +125,9 @@ int qs_json_write(FILE *fp, const json_t *doc);
 int qs_json_write_flat_csv(FILE *fp, const json_t *doc);
 
 /*
- * Copy of "text" fit for a terminal: control characters become '?' and
- * bytes that are not valid UTF-8 become \xHH.  The caller frees it.
+ * Copy of "text" fit for a terminal: control characters (C0, DEL, C1)
+ * become '?' and bytes that are not valid UTF-8 become \xHH.  The caller
+ * frees it.
  */
 char *qs_text_sanitize(const char *text);
 

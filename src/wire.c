@@ -357,6 +357,29 @@ wire_check_packed(struct wire_walk *w, const ProtobufCMessageDescriptor *message
     return 0;
 }
 
+/*
+ * protobuf-c hands strings over NUL-terminated, so a NUL inside one would
+ * cut it silently, and the location "w.bin\0../x" would be read as
+ * "w.bin".  Names, keys and locations must not change meaning that way.
+ * Doc strings are only shown, so a NUL there is accepted.
+ */
+static int
+wire_check_string(struct wire_walk *w, const ProtobufCMessageDescriptor *message,
+                  const struct wire_field *f)
+{
+    char name[160];
+    const uint8_t *nul;
+
+    if (f->desc->type != PROTOBUF_C_TYPE_STRING || strcmp(f->desc->name, "doc_string") == 0)
+        return 0;
+    nul = memchr(w->src + f->value, 0, f->end - f->value);
+    if (!nul)
+        return 0;
+    return wire_fail(w, "", "invalid string at byte %zu: field %s contains a NUL byte "
+                     "at byte %zu", f->start, wire_field_name(message, f, name, sizeof(name)),
+                     (size_t)(nul - w->src));
+}
+
 static int
 wire_push(struct wire_walk *w, const ProtobufCMessageDescriptor *message, const char *field)
 {
@@ -452,7 +475,9 @@ wire_measure_field(struct wire_walk *w, const ProtobufCMessageDescriptor *messag
     }
     if (!wire_is_message_field(f)) {
         *size = f->end - f->start;
-        return f->desc ? wire_check_packed(w, message, f) : 0;
+        if (!f->desc)
+            return 0;
+        return wire_check_string(w, message, f) < 0 ? -1 : wire_check_packed(w, message, f);
     }
 
     slot = wire_reserve_size(w);

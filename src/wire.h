@@ -5,7 +5,8 @@
  * walks the bytes with the schema from protobuf-c's generated descriptors.
  * It checks every length against the bytes that remain and every known
  * field's wire type against the schema.  Nesting is bounded, group wire
- * types are rejected, and unknown fields are skipped and kept as they are.
+ * types are rejected, strings other than doc strings must not contain NUL
+ * bytes, and unknown fields are skipped and kept as they are.
  * While walking it builds a compact copy of the message in which every
  * payload of one chosen bytes field (TensorProto.raw_data) is replaced by
  * a token, and re-encodes the length of each enclosing message.

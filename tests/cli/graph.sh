@@ -62,6 +62,52 @@ run graph --json "$tmp/bad-name.onnx"
 check "bad name: JSON is valid UTF-8" json_is nodes.0.op Relu
 check "bad name: JSON escapes" json_is nodes.0.name $'\\xff\x01'
 run graph --csv "$tmp/bad-name.onnx"
-check "bad name: CSV escapes" stdout_is "$(printf 'scope,index,op,name,inputs,outputs\n,0,Relu,\\xff\001,x,y')"
+check "bad name: CSV escapes and quotes" \
+    stdout_is "$(printf 'scope,index,op,name,inputs,outputs\n,0,Relu,"\\xff\001",x,y')"
+
+# Graph input x (fp32), output y: the parts of a hand-made graph after its nodes.
+graph_tail='\x12\x01g\x5a\x09\x0a\x01x\x12\x04\x0a\x02\x08\x01\x62\x03\x0a\x01y'
+
+# Write the model of the node bytes in file $1 to file $2.
+model_of_nodes() {
+    { cat -- "$1"; printf "$graph_tail"; } >"$tmp/graph-body"
+    { printf '\x08\x08\x42\x02\x10\x11'; pb_field 0x3a "$tmp/graph-body"; } >"$2"
+}
+
+# C1 control characters (U+009B acts as ESC [ on some terminals) are
+# replaced on screen and escaped in JSON, like C0 ones.
+printf '\x0a\x01x\x12\x01y\x1a\x06\xc2\x9b2J\xc2\x85\x22\x04Relu' >"$tmp/c1-node"
+{ pb_field 0x0a "$tmp/c1-node"; } >"$tmp/c1-nodes"
+model_of_nodes "$tmp/c1-nodes" "$tmp/c1.onnx"
+run graph "$tmp/c1.onnx"
+check "C1 name: text replaces" stdout_is '0  Relu  ?2J?  (x:fp32) -> (y)'
+run graph --json "$tmp/c1.onnx"
+check "C1 name: JSON escapes" stdout_has '"name": "\u009b2J\u0085"'
+
+# An op whose domain is not UTF-8 prints wider than its bytes: the name
+# column stays aligned all the same.
+printf '\x0a\x01x\x12\x01h\x1a\x01a\x22\x04Relu\x3a\x02D\x80' >"$tmp/wide-op"
+printf '\x0a\x01h\x12\x01y\x1a\x01b\x22\x04Relu' >"$tmp/narrow-op"
+{ pb_field 0x0a "$tmp/wide-op"; pb_field 0x0a "$tmp/narrow-op"; } >"$tmp/align-nodes"
+model_of_nodes "$tmp/align-nodes" "$tmp/align.onnx"
+run graph "$tmp/align.onnx"
+check "escaped op: columns aligned" stdout_is "$(printf '%s\n%s' \
+    '0  D\x80.Relu  a  (x:fp32) -> (h)' \
+    '1  Relu        b  (h) -> (y)')"
+
+# A Sum of 100000 inputs: its input list is built in linear time (it was
+# quadratic: minutes of CPU).  The CPU limit is far above what it needs.
+printf '\x0a\x01x%.0s' $(seq 100000) >"$tmp/sum-node"
+printf '\x12\x01y\x22\x03Sum' >>"$tmp/sum-node"
+pb_field 0x0a "$tmp/sum-node" >"$tmp/sum-nodes"
+model_of_nodes "$tmp/sum-nodes" "$tmp/sum.onnx"
+for format in text csv; do
+    status=0
+    (ulimit -t 20; exec "$QSCOPE" graph --format=$format "$tmp/sum.onnx") \
+        >"$out_file" 2>"$err_file" || status=$?
+    check "100000 inputs, $format: exit 0" status_is 0
+    check "100000 inputs, $format: all listed" \
+        test "$(grep -o 'x:fp32' "$out_file" | wc -l)" -eq 100000
+done
 
 finish

@@ -5,6 +5,7 @@
 #   run ARGS...          run qscope; sets $status, stdout in $out_file, stderr in $err_file
 #   check NAME COMMAND   "ok" when COMMAND succeeds, else "not ok" with the captured stderr
 #   skip NAME REASON     a visible "# SKIP"
+#   pb_varint, pb_field  protobuf bytes for hand-made models (see below)
 #   finish               print the plan; call last
 set -u
 
@@ -82,6 +83,25 @@ sample() {
     elif [ -f "$BUILDDIR/samples/$1.onnx" ]; then
         echo "$BUILDDIR/samples/$1.onnx"
     fi
+}
+
+# Protobuf bytes for hand-made models, written to standard output:
+#   pb_varint N          N as a varint
+#   pb_field TAG FILE    a length-delimited field with key byte TAG (e.g. 0x3a
+#                        for ModelProto.graph) holding the bytes of FILE
+pb_varint() {
+    local n=$1
+    while [ "$n" -ge 128 ]; do
+        printf "\\x$(printf %02x $((n % 128 + 128)))"
+        n=$((n / 128))
+    done
+    printf "\\x$(printf %02x "$n")"
+}
+
+pb_field() {
+    printf "\\x${1#0x}"
+    pb_varint "$(wc -c <"$2")"
+    cat -- "$2"
 }
 
 finish() {

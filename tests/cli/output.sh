@@ -66,4 +66,36 @@ else
     skip "full standard output exits 3" "/dev/full is not available"
 fi
 
+# A FIFO target is written in place, without --force: renaming over it
+# (as --force did) replaced the FIFO with a file and left its reader waiting.
+mkfifo "$dir/pipe"
+timeout 60 cat "$dir/pipe" >"$tmp/from-pipe" &
+reader=$!
+status=0
+timeout 60 "$QSCOPE" ops --csv --force -o "$dir/pipe" "$model" 2>"$err_file" || status=$?
+wait "$reader" || true
+check "-o FIFO exits 0" status_is 0
+check "-o FIFO: the reader gets the output" test "$(head -n 1 "$tmp/from-pipe")" = "op,count,models"
+check "-o FIFO: it is still a FIFO" test -p "$dir/pipe"
+rm -f "$dir/pipe"
+
+if [ -w /dev/full ]; then
+    run info -o /dev/full "$model"
+    check "-o /dev/full exits 3" status_is 3
+    check "-o /dev/full: write failed" stderr_is "qscope: /dev/full: write failed: No space left on device"
+    check "-o /dev/full: still a device" test -c /dev/full
+else
+    skip "-o /dev/full exits 3" "/dev/full is not available"
+fi
+
+# A link to a file: the file is replaced with --force, and the link stays.
+printf 'marker\n' >"$dir/real.csv"
+ln -s real.csv "$dir/link.csv"
+run ops --csv -o "$dir/link.csv" "$model"
+check "-o link to a file without --force exits 3" status_is 3
+run ops --csv --force -o "$dir/link.csv" "$model"
+check "-o link to a file with --force exits 0" status_is 0
+check "-o link: still a link" test -L "$dir/link.csv"
+check "-o link: the file it names is replaced" test "$(head -n 1 "$dir/real.csv")" = "op,count,models"
+
 finish

@@ -25,6 +25,12 @@ for command in info ops graph; do
 done
 run ops --help
 check "ops --help lists --sort" stdout_has "--sort=count|name"
+for command in info ops graph; do
+    run "$command" --help
+    check "$command --help fits 80 columns" test "$(awk 'length > 79' "$out_file" | wc -l)" -eq 0
+done
+run info --help
+check "long help wraps under its column" stdout_matches '^ {30}\(default: fail\)$'
 
 run frobnicate model.onnx
 check "unknown command exits 2" status_is 2
@@ -50,6 +56,11 @@ for value in 0 -1 abc 2x 1025; do
     check "--threads $value exits 2" status_is 2
     check "--threads $value is one line" stderr_lines_are 1
 done
+
+run info -o "" model.onnx
+check "empty -o value exits 2" status_is 2
+check "empty -o value message" stderr_is \
+    "qscope: info: invalid empty value for --output (expected a path) (see 'qscope info --help')"
 
 run info --threads
 check "option without its value exits 2" status_is 2
@@ -81,6 +92,16 @@ for command in info graph ops; do
     check "$command on a missing file is one line" stderr_lines_are 1
     check "$command on a missing file names it" stderr_matches "^qscope: $missing: .+"
     check "$command on a missing file prints nothing" stdout_empty
+done
+
+# A FIFO is refused at once: opening it for reading used to wait for a writer.
+mkfifo "$tmp/fifo.onnx"
+for command in info graph ops; do
+    status=0
+    timeout 60 "$QSCOPE" "$command" "$tmp/fifo.onnx" >"$out_file" 2>"$err_file" || status=$?
+    check "$command on a FIFO exits 1" status_is 1
+    check "$command on a FIFO says why" \
+        stderr_is "qscope: $tmp/fifo.onnx: cannot read the model: not a regular file"
 done
 
 run "$missing"

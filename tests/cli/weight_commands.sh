@@ -58,6 +58,36 @@ run plan --auto 60% --candidates fp16,int8:tensor --json "$tmp/huge.onnx"
 check "plan --auto: an infinite error does not break the search" status_is 0
 check "plan --auto: the finite candidate wins" json_is layers.W.config int8:tensor:sym:minmax
 
+# extreme.onnx: y = MatMul(x, W) with W [1, 1] = FLT_MAX, and
+# wide.onnx the same with W [2, 1] = {3e38, -3e38}.
+# json_between PATH LO HI: the number at PATH lies in [LO, HI].
+json_between() {
+    local value
+    value=$("$JSON_CHECK" get "$out_file" "$1") || return 1
+    awk -v v="$value" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v ~ /^-?[0-9]/ && v >= lo && v <= hi) }'
+}
+make_matmul_model() {    # make_matmul_model NAME DIMS_AND_DATA_BYTES
+    printf "$2" >"$tmp/$1-init"
+    { pb_field 0x0a "$tmp/mm-node"; printf '\x12\x01g'; pb_field 0x2a "$tmp/$1-init"
+      printf '\x5a\x03\x0a\x01x\x62\x03\x0a\x01y'; } >"$tmp/$1-graph"
+    { printf '\x08\x08\x42\x02\x10\x11'; pb_field 0x3a "$tmp/$1-graph"; } >"$tmp/$1.onnx"
+}
+make_matmul_model extreme '\x08\x01\x08\x01\x10\x01\x42\x01W\x4a\x04\xff\xff\x7f\x7f'
+make_matmul_model wide '\x08\x02\x08\x01\x10\x01\x42\x01W\x4a\x08\xe6\xb1\x61\x7f\xe6\xb1\x61\xff'
+for config in int8:tensor:sym int16:tensor:sym; do
+    run quant --json --config "$config" "$tmp/extreme.onnx"
+    check "quant $config of FLT_MAX: exits 0" status_is 0
+    check "quant $config of FLT_MAX: dequantizes exactly" json_is layers.0.exact true
+    check "quant $config of FLT_MAX: no error" json_is layers.0.max_abs_err 0.0
+done
+# The range 6e38 passes FLT_MAX: scale 6e38 / 255 = 2.353e36, each end
+# half a step off (1.18e36), SQNR 10 log10(2 * 9e76 / (2 * 1.384e72)) = 48.13 dB.
+run quant --json --config int8:tensor:asym "$tmp/wide.onnx"
+check "quant asym of +-3e38: exits 0" status_is 0
+check "quant asym of +-3e38: SQNR 48.13 dB" json_between layers.0.sqnr_db 48.12 48.14
+check "quant asym of +-3e38: max error half a step" \
+    json_between layers.0.max_abs_err 1.17e36 1.19e36
+
 # bn.onnx: y = BatchNormalization(Conv(x, Wc)) with variance -1, which
 # the model turns into NaN: the weight is not folded, with a warning.
 printf '\x0a\x01x\x0a\x02Wc\x12\x01c\x1a\x04conv\x22\x04Conv' >"$tmp/conv-node"
@@ -90,6 +120,14 @@ if [ -n "$tiny_cnn" ] && [ -n "$tiny_transformer" ]; then
     note="$note (all zero, subnormal or not finite): scale 1.0, quantized to 0"
     check "quant: the dead channel 21 of conv2.weight is flagged in the note" \
         json_is layers.0.note "$note"
+    # fp16 group scales round up, so int16 g128 keeps every absmax and
+    # stays within a tenth of a dB of fp32 scales (96.9 dB).
+    run quant --json --config int16:g128 "$tiny_cnn"
+    half=$("$JSON_CHECK" get "$out_file" total.sqnr_db)
+    run quant --json --config int16:g128:scale=fp32 "$tiny_cnn"
+    full=$("$JSON_CHECK" get "$out_file" total.sqnr_db)
+    check "quant int16:g128: fp16 scales cost under 0.5 dB" \
+        awk -v h="$half" -v f="$full" 'BEGIN { exit !(h ~ /^[0-9]/ && f - h < 0.5) }'
     run quant --csv --config int4:g64 --layer mlp.fc1.weight "$tiny_transformer"
     check "quant: the dead column 137 of mlp.fc1.weight is one flagged group" \
         stdout_matches '^mlp.fc1.weight,.*"1 group without a usable scale'

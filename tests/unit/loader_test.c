@@ -468,6 +468,133 @@ duplicate_definitions_rejected(void **state)
     qs_arena_done(&arena);
 }
 
+/* Three nodes share one name: one warning, naming the first two. */
+static void
+duplicate_node_name_warned_once(void **state)
+{
+    struct qs_arena arena;
+    struct qs_diag diag;
+    struct qs_model *model;
+    Onnx__GraphProto *g;
+    uint8_t *bytes;
+
+    (void)state;
+    qs_arena_init(&arena);
+    g = lt_graph(&arena, "g");
+    lt_graph_input(&arena, g, "x", QS_DT_FLOAT);
+    lt_graph_node(&arena, g, lt_node(&arena, "Relu", "same", "x", "a"));
+    lt_graph_node(&arena, g, lt_node(&arena, "Relu", "same", "a", "b"));
+    lt_graph_node(&arena, g, lt_node(&arena, "Relu", "same", "b", "y"));
+    lt_graph_output(&arena, g, "y", QS_DT_FLOAT);
+    assert_int_equal(load_proto(lt_model(&arena, g), 0, &diag, &model, &bytes), QS_OK);
+    assert_int_equal(diag.count, 1);
+    assert_int_equal(diag.warnings, 1);
+    assert_true(lt_diag_has(&diag, "node name 'same' is used by more than one node (nodes 0 "
+                            "and 1 in graph 'g')", NULL, NULL));
+    assert_string_equal(model->graph->nodes[2].label, "same");
+    qs_model_free(model);
+    qs_diag_done(&diag);
+    free(bytes);
+    qs_arena_done(&arena);
+}
+
+/* Nodes out of topological order are accepted, with producers and consumers set. */
+static void
+unsorted_nodes_indexed(void **state)
+{
+    struct qs_arena arena;
+    struct qs_diag diag;
+    struct qs_model *model;
+    Onnx__GraphProto *g;
+    uint8_t *bytes;
+    struct qs_value *t;
+
+    (void)state;
+    qs_arena_init(&arena);
+    g = lt_graph(&arena, "g");
+    lt_graph_input(&arena, g, "x", QS_DT_FLOAT);
+    lt_graph_node(&arena, g, lt_node(&arena, "Relu", "second", "t", "y"));
+    lt_graph_node(&arena, g, lt_node(&arena, "Neg", "first", "x", "t"));
+    lt_graph_output(&arena, g, "y", QS_DT_FLOAT);
+    assert_int_equal(load_proto(lt_model(&arena, g), 0, &diag, &model, &bytes), QS_OK);
+    assert_int_equal(diag.count, 0);
+    t = qs_graph_lookup(model->graph, "t");
+    assert_int_equal(t->kind, QS_VALUE_NODE_OUTPUT);
+    assert_ptr_equal(t->producer, &model->graph->nodes[1]);
+    assert_int_equal(t->n_consumers, 1);
+    assert_ptr_equal(t->consumers[0], &model->graph->nodes[0]);
+    assert_ptr_equal(model->graph->nodes[0].inputs[0], t);
+    qs_model_free(model);
+    qs_diag_done(&diag);
+    free(bytes);
+    qs_arena_done(&arena);
+}
+
+/*
+ * A NUL inside a string would cut it where protobuf-c hands it over, so
+ * that the location "w.bin\0../x" would name "w.bin": refused.  A NUL in
+ * a doc string is only shown and is accepted.
+ */
+static void
+string_with_nul_rejected(void **state)
+{
+    static const char location[] = "weights.bin\0../../etc/passwd";
+    struct qs_arena arena;
+    struct qs_diag diag;
+    struct qs_model *model;
+    struct lt_bytes b = { 0 };
+    struct lt_bytes entry = { 0 };
+    struct lt_bytes tensor = { 0 };
+    struct lt_bytes graph = { 0 };
+    struct lt_bytes doc = { 0 };
+    uint8_t *packed;
+    uint8_t *with_doc;
+    size_t len;
+
+    (void)state;
+    qs_arena_init(&arena);
+    packed = lt_pack(small_model(&arena), &len);
+
+    /* ModelProto.doc_string (field 6) with a NUL, after the rest: accepted. */
+    lt_put_field(&doc, 6, "doc\0string", 10);
+    with_doc = qs_malloc(len + doc.len);
+    memcpy(with_doc, packed, len);
+    memcpy(with_doc + len, doc.data, doc.len);
+    assert_int_equal(load_bytes(with_doc, len + doc.len, 0, &diag, &model), QS_OK);
+    assert_string_equal(model->doc_string, "doc");
+    qs_model_free(model);
+    qs_diag_done(&diag);
+
+    /* An initializer whose external data location holds a NUL. */
+    lt_put_field(&entry, 1, "location", 8);
+    lt_put_field(&entry, 2, location, sizeof(location) - 1);
+    lt_put_tag(&tensor, 1, 0);
+    lt_put_varint(&tensor, 4);
+    lt_put_tag(&tensor, 2, 0);
+    lt_put_varint(&tensor, QS_DT_FLOAT);
+    lt_put_field(&tensor, 8, "W", 1);
+    lt_put_field(&tensor, 13, entry.data, entry.len);
+    lt_put_tag(&tensor, 14, 0);
+    lt_put_varint(&tensor, ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL);
+    lt_put_field(&graph, 5, tensor.data, tensor.len);
+    lt_put_field(&b, 7, graph.data, graph.len);
+    assert_int_equal(load_bytes(b.data, b.len, 1, &diag, &model), QS_INVALID);
+    assert_null(model);
+    assert_int_equal(diag.count, 1);
+    assert_true(lt_diag_has(&diag, "field StringStringEntryProto.value contains a NUL byte",
+                            "TensorProto.external_data", NULL));
+    qs_diag_done(&diag);
+
+    lt_bytes_free(&b);
+    lt_bytes_free(&entry);
+    lt_bytes_free(&tensor);
+    lt_bytes_free(&graph);
+    lt_bytes_free(&doc);
+    free(with_doc);
+    free(packed);
+    qs_arena_done(&arena);
+}
+
 /* main: If(c) with both branches reading the outer "x". */
 static void
 outer_scope_consumers(void **state)
@@ -680,6 +807,52 @@ sparse_initializers_densified(void **state)
     assert_true(lt_diag_has(&diag, "tensor 'S_nnz' skipped", "sparse indices have dims [3]",
                             NULL));
     assert_int_equal(model->n_faulty_tensors, 3);
+    qs_model_free(model);
+    qs_diag_done(&diag);
+    free(bytes);
+    qs_arena_done(&arena);
+}
+
+/*
+ * Sparse tensors of a few bytes each may not densify to more than 1 GiB
+ * together: 64 of 1 GiB each filled 64 GiB.  Two of 768 MiB: the first
+ * is densified (in memory the system zeroes lazily), the second refused.
+ */
+static void
+sparse_dense_total_limited(void **state)
+{
+    static const float vals[] = { 1.5f, -2.0f };
+    static const int64_t linear[] = { 1, 201326591 };
+    static const int64_t dims[] = { 3, 67108864 };  /* 768 MiB of floats */
+    struct qs_arena arena;
+    struct qs_diag diag;
+    struct qs_model *model;
+    Onnx__GraphProto *g;
+    Onnx__SparseTensorProto *list[2];
+    uint8_t *bytes;
+    struct qs_tensor *first;
+    float f[2];
+
+    (void)state;
+    qs_arena_init(&arena);
+    g = lt_graph(&arena, "g");
+    list[0] = sparse(&arena, "S_first", vals, 2, linear, 1, dims, 2);
+    list[1] = sparse(&arena, "S_second", vals, 2, linear, 1, dims, 2);
+    g->n_sparse_initializer = 2;
+    g->sparse_initializer = list;
+
+    assert_int_equal(load_proto(lt_model(&arena, g), 1, &diag, &model, &bytes), QS_OK);
+    first = lt_find_tensor(model, "S_first");
+    assert_null(first->fault);
+    assert_int_equal(qs_tensor_read_f32(first, 0, 2, f), QS_OK);
+    assert_true(f[0] == 0.0f && f[1] == 1.5f);
+    assert_int_equal(qs_tensor_read_f32(first, 201326590, 2, f), QS_OK);
+    assert_true(f[0] == 0.0f && f[1] == -2.0f);
+    assert_non_null(lt_find_tensor(model, "S_second")->fault);
+    assert_true(lt_diag_has(&diag, "tensor 'S_second' skipped: dense form of 805306368 bytes "
+                            "exceeds the 1 GiB limit for all sparse tensors together",
+                            "(805306368 bytes already used)", NULL));
+    assert_int_equal(model->n_faulty_tensors, 1);
     qs_model_free(model);
     qs_diag_done(&diag);
     free(bytes);
@@ -1017,6 +1190,68 @@ external_data_checked(void **state)
     ext_teardown(&dir);
 }
 
+/*
+ * A FIFO as the model or as its external data file is refused at once (an
+ * open for reading used to wait for a writer forever), and a location that
+ * cannot be resolved says why.  alarm() turns a hang into a failure.
+ */
+static void
+special_files_refused(void **state)
+{
+    struct qs_arena arena;
+    struct qs_diag diag;
+    struct qs_model *model;
+    struct qs_load_options opts = { .keep_going = 1 };
+    struct ext_dir dir;
+    Onnx__GraphProto *g;
+    uint8_t *bytes;
+    size_t len;
+    char fifo[160];
+    char loop[160];
+    char path[160];
+
+    (void)state;
+    ext_setup(&dir);
+    snprintf(fifo, sizeof(fifo), "%s/fifo.bin", dir.model_dir);
+    snprintf(loop, sizeof(loop), "%s/loop.bin", dir.model_dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(symlink("loop.bin", loop), 0);
+    alarm(30);
+
+    qs_diag_init(&diag);
+    assert_int_equal(qs_model_load(fifo, NULL, &diag, &model), QS_INVALID);
+    assert_null(model);
+    assert_true(lt_diag_has(&diag, "fifo.bin: cannot read the model: not a regular file",
+                            NULL, NULL));
+    qs_diag_done(&diag);
+
+    qs_arena_init(&arena);
+    g = lt_graph(&arena, "ext");
+    ext_tensor(&arena, g, "F", "fifo.bin", NULL, NULL);
+    ext_tensor(&arena, g, "L", "loop.bin", NULL, NULL);
+    ext_tensor(&arena, g, "A", "weights.bin", NULL, NULL);
+    bytes = lt_pack(lt_model(&arena, g), &len);
+    snprintf(path, sizeof(path), "%s/model.onnx", dir.model_dir);
+    ext_write(path, bytes, len);
+    qs_diag_init(&diag);
+    assert_int_equal(qs_model_load(path, &opts, &diag, &model), QS_OK);
+    assert_true(lt_diag_has(&diag, "tensor 'F' skipped: external data file 'fifo.bin' cannot "
+                            "be read: not a regular file", NULL, NULL));
+    assert_true(lt_diag_has(&diag, "tensor 'L' skipped: external data file 'loop.bin' cannot "
+                            "be opened: ", NULL, NULL));
+    assert_int_equal(model->n_faulty_tensors, 2);
+    assert_null(lt_find_tensor(model, "A")->fault);
+    qs_model_free(model);
+    qs_diag_done(&diag);
+    alarm(0);
+
+    unlink(fifo);
+    unlink(loop);
+    free(bytes);
+    qs_arena_done(&arena);
+    ext_teardown(&dir);
+}
+
 static void
 value_types_declared(void **state)
 {
@@ -1084,13 +1319,18 @@ main(void)
         cmocka_unit_test(unknown_element_type_unsupported),
         cmocka_unit_test(undefined_input_rejected),
         cmocka_unit_test(duplicate_definitions_rejected),
+        cmocka_unit_test(duplicate_node_name_warned_once),
+        cmocka_unit_test(unsorted_nodes_indexed),
+        cmocka_unit_test(string_with_nul_rejected),
         cmocka_unit_test(outer_scope_consumers),
         cmocka_unit_test(constant_value_kinds),
         cmocka_unit_test(sparse_initializers_densified),
+        cmocka_unit_test(sparse_dense_total_limited),
         cmocka_unit_test(typed_storage_variants),
         cmocka_unit_test(raw_data_points_into_buffer),
         cmocka_unit_test(attribute_helpers),
         cmocka_unit_test(external_data_checked),
+        cmocka_unit_test(special_files_refused),
         cmocka_unit_test(value_types_declared),
     };
 

@@ -47,8 +47,10 @@ print_help(void)
     for (const struct qs_command *command = qs_commands; command->name; command++)
         if (strlen(command->name) > width)
             width = strlen(command->name);
-    for (const struct qs_command *command = qs_commands; command->name; command++)
-        printf("  %-*s  %s\n", (int)width, command->name, command->summary);
+    for (const struct qs_command *command = qs_commands; command->name; command++) {
+        printf("  %-*s  ", (int)width, command->name);
+        qs_cli_help_wrap(command->summary, (int)width + 4, (int)width + 4);
+    }
     printf("\n"
            "Run 'qscope COMMAND --help' for the options of one command.\n"
            "Exit status: 0 success, 1 invalid input, 2 usage error, 3 output not\n"

@@ -201,12 +201,15 @@ extdata_open(struct qs_model_build *b, struct qs_tensor *t, const char *location
 
     dir_len = strlen(dir);
     if (strncmp(real, dir, dir_len) != 0
-        || (dir_len > 1 && real[dir_len] != '/' && real[dir_len] != '\0'))
+        || (dir_len > 1 && real[dir_len] != '/' && real[dir_len] != '\0')) {
         qs_tensor_fault(b, t, QS_INVALID, "external data location '%s' escapes model "
                         "directory (it resolves outside through a symbolic link)", shown);
-    else if (!(file = extdata_map(b, real, &error)))
-        qs_tensor_fault(b, t, QS_INVALID, "external data file '%s' cannot be read: %s", shown,
-                        error == EISDIR ? "not a regular file" : strerror(error));
+    } else {
+        file = extdata_map(b, real, &error);
+        if (!file)
+            qs_tensor_fault(b, t, QS_INVALID, "external data file '%s' cannot be read: %s",
+                            shown, error == EISDIR ? "not a regular file" : strerror(error));
+    }
     free(real);
     return file;
 }

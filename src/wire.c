@@ -221,7 +221,8 @@ wire_overrun(struct wire_walk *w, const ProtobufCMessageDescriptor *message,
     wire_field_name(message, f, name, sizeof(name));
     snprintf(detail, sizeof(detail), "file has %zu bytes", w->size);
     if (length > w->size - f->value)
-        return wire_fail(w, detail, "truncated at byte %zu: field %s declares %llu bytes, %zu remain",
+        return wire_fail(w, detail,
+                         "truncated at byte %zu: field %s declares %llu bytes, %zu remain",
                          f->start, name, (unsigned long long)length, remain);
     return wire_fail(w, "", "invalid length at byte %zu: field %s declares %llu bytes, "
                      "only %zu remain in the enclosing message", f->start, name,

@@ -54,7 +54,8 @@ small_model(struct qs_arena *arena)
     Onnx__GraphProto *g = lt_graph(arena, "small");
     Onnx__NodeProto *mm = lt_node(arena, "MatMul", "mm", "x,W", "h");
     Onnx__NodeProto *c = lt_node(arena, "Constant", "c", "", "k");
-    Onnx__AttributeProto *attr = lt_attr(arena, c, "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR);
+    Onnx__AttributeProto *attr = lt_attr(arena, c, "value",
+                                         ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR);
     Onnx__ModelProto *model;
 
     attr->t = lt_tensor_f32(arena, "", 1, dims_4, values_2x2);

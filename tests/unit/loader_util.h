@@ -64,7 +64,10 @@ Onnx__TensorProto *lt_tensor_f32(struct qs_arena *arena, const char *name, size_
                                  const int64_t *dims, const float *values);
 Onnx__NodeProto *lt_node(struct qs_arena *arena, const char *op_type, const char *name,
                          const char *inputs, const char *outputs);
-/* Add an attribute to "node" and return it for the caller to fill (has_f, has_i or has_s set by type). */
+/*
+ * Add an attribute to "node" and return it for the caller to fill (has_f,
+ * has_i or has_s set by type).
+ */
 Onnx__AttributeProto *lt_attr(struct qs_arena *arena, Onnx__NodeProto *node, const char *name,
                               Onnx__AttributeProto__AttributeType type);
 Onnx__ValueInfoProto *lt_value_info(struct qs_arena *arena, const char *name, int elem);

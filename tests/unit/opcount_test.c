@@ -26,7 +26,8 @@ count_ops(const struct qs_graph *graph, int deep, json_t *counts)
 
     for (size_t i = 0; i < graph->n_nodes; i++) {
         const struct qs_node *node = &graph->nodes[i];
-        json_int_t n = json_integer_value(json_object_get(counts, qs_node_qualified_op(node, op, sizeof(op))));
+        const char *qualified = qs_node_qualified_op(node, op, sizeof(op));
+        json_int_t n = json_integer_value(json_object_get(counts, qualified));
 
         json_object_set_new(counts, op, json_integer(n + 1));
         for (size_t k = 0; deep && k < node->n_subgraphs; k++)
@@ -79,7 +80,8 @@ check_model(const char *key, const json_t *expected)
         count_ops(model->graph, 0, top);
         count_ops(model->graph, 1, deep);
         ok = counts_equal(key, "top level", json_object_get(expected, "top_level"), top)
-            & counts_equal(key, "with subgraphs", json_object_get(expected, "with_subgraphs"), deep);
+            & counts_equal(key, "with subgraphs",
+                           json_object_get(expected, "with_subgraphs"), deep);
         qs_model_free(model);
     }
     json_decref(top);

@@ -98,6 +98,28 @@ act_cmd_open(struct act_cmd *ac)
     return qs_inputs_load(ac->interp, &spec, path, &ac->diag, &ac->inputs);
 }
 
+enum qs_status
+act_cmd_check_output(struct act_cmd *ac, const char *path, const char *const *extra,
+                     size_t n_extra)
+{
+    const struct weight_cmd_multi *files = &ac->multi[ACT_MULTI_INPUT];
+    const char **inputs = qs_calloc(1 + files->count + n_extra, sizeof(*inputs));
+    size_t n = 0;
+    enum qs_status status;
+
+    inputs[n++] = ac->cli.args[0];
+    for (size_t i = 0; i < files->count; i++) {
+        const char *eq = strchr(files->values[i], '=');
+
+        inputs[n++] = eq ? eq + 1 : files->values[i];
+    }
+    for (size_t i = 0; i < n_extra; i++)
+        inputs[n++] = extra[i];
+    status = weight_cmd_check_target(path, ac->cli.force, inputs, n, &ac->diag);
+    free(inputs);
+    return status;
+}
+
 char *
 act_cmd_source(const struct act_cmd *ac)
 {

@@ -79,6 +79,15 @@ int act_cmd_parse(struct act_cmd *ac, const struct qs_command *command,
  */
 enum qs_status act_cmd_open(struct act_cmd *ac);
 
+/*
+ * Check the file "path" the command will write before anything runs:
+ * QS_OUTPUT with a line in ac->diag when it exists without --force, or
+ * when it is the model, an --input file or one of the "n_extra" files in
+ * "extra" (NULL entries are skipped), which --force must not replace.
+ */
+enum qs_status act_cmd_check_output(struct act_cmd *ac, const char *path,
+                                    const char *const *extra, size_t n_extra);
+
 /* Describe where the samples came from ("--data DIR", "3 random samples"); caller frees. */
 char *act_cmd_source(const struct act_cmd *ac);
 

@@ -10,7 +10,6 @@
 
 #include "act_cmd.h"
 #include "act_quant.h"
-#include "atomic_file.h"
 #include "calib.h"
 #include "commands.h"
 #include "output.h"
@@ -121,7 +120,7 @@ trial_table(const struct qs_act_config *config, const struct qs_act_trial *trial
         qs_table_set_int(table, COL_FLAGGED, (int64_t)r->flagged);
         if (r->metrics.count == 0)
             continue;
-        qs_table_set_float(table, COL_SQNR, r->metrics.sqnr_db);
+        weight_cmd_set_sqnr(table, COL_SQNR, r->metrics.sqnr_db);
         qs_table_set_float(table, COL_COSINE, r->metrics.cosine);
         qs_table_set_float(table, COL_MAX_ABS, r->metrics.max_abs_err);
         qs_table_set_float(table, COL_MSE, r->metrics.mse);
@@ -172,7 +171,7 @@ calibrate_run(struct act_cmd *ac)
         free(path);
         return qs_cli_usage_error(&ac->cli, "--format applies to the table of --act");
     }
-    status = qs_atomic_check(path, ac->cli.force, &ac->diag);
+    status = act_cmd_check_output(ac, path, NULL, 0);
     if (status == QS_OK)
         status = act_cmd_open(ac);
     if (status == QS_OK)

@@ -129,6 +129,14 @@ set_float(struct qs_table *table, const int *map, size_t column, double value)
         qs_table_set_float(table, (size_t)map[column], value);
 }
 
+/* An SQNR cell: empty for -inf and NaN, so that its "exact" flag means a zero error. */
+static void
+set_sqnr(struct qs_table *table, const int *map, size_t column, double sqnr_db)
+{
+    if (map[column] >= 0)
+        weight_cmd_set_sqnr(table, (size_t)map[column], sqnr_db);
+}
+
 static void
 add_row(struct qs_table *table, const int *map, const struct eval_row *row)
 {
@@ -140,7 +148,7 @@ add_row(struct qs_table *table, const int *map, const struct eval_row *row)
     set_string(table, map, COL_OP, row->op);
     set_string(table, map, COL_SHAPE, row->shape);
     if (m && m->count) {
-        set_float(table, map, COL_SQNR, m->sqnr_db);
+        set_sqnr(table, map, COL_SQNR, m->sqnr_db);
         set_float(table, map, COL_COSINE, m->cosine);
         set_float(table, map, COL_MAX_ABS, m->max_abs_err);
         set_float(table, map, COL_MSE, m->mse);
@@ -148,7 +156,7 @@ add_row(struct qs_table *table, const int *map, const struct eval_row *row)
     if (!isnan(row->top1))
         set_float(table, map, COL_TOP1, row->top1);
     if (row->act && row->act->count)
-        set_float(table, map, COL_ACT_SQNR, row->act->sqnr_db);
+        set_sqnr(table, map, COL_ACT_SQNR, row->act->sqnr_db);
 }
 
 static void
@@ -229,7 +237,7 @@ print_json(FILE *fp, const struct eval_cmd *ec, const char *source)
     qs_json_set_string(doc, "source", source);
     qs_json_set_int(weights, "layers", (int64_t)r->layers_planned);
     qs_json_set_int(weights, "layers_read", (int64_t)r->layers_reached);
-    qs_json_set_number(weights, "sqnr_db", r->weights.sqnr_db, "exact");
+    weight_cmd_json_set_sqnr(weights, "sqnr_db", "exact", r->weights.sqnr_db);
     qs_json_set_number(weights, "sse", r->weights.sum_sq_err, NULL);
     qs_json_set_number(weights, "energy", r->weights.signal_energy, NULL);
     json_object_set_new(doc, "weights", weights);
@@ -358,13 +366,14 @@ static int
 eval_run(struct eval_cmd *ec)
 {
     struct act_cmd *ac = &ec->ac;
+    const char *extra[2] = { ac->cli.values[OPT_PLAN], ac->cli.values[OPT_QSTATS] };
     enum qs_status status = QS_OK;
     int rc = check_options(ec);
 
     if (rc)
         return rc;
     if (ac->cli.output)
-        status = qs_atomic_check(ac->cli.output, ac->cli.force, &ac->diag);
+        status = act_cmd_check_output(ac, ac->cli.output, extra, 2);
     if (status == QS_OK)
         status = act_cmd_open(ac);
     if (status == QS_OK)

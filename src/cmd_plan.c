@@ -14,6 +14,7 @@
 #include "layers.h"
 #include "output.h"
 #include "plan.h"
+#include "plan_sensitivity.h"
 #include "quant.h"
 #include "weight_cmd.h"
 
@@ -27,7 +28,7 @@
 #define PLAN_DEFAULT_CANDIDATES "int8:channel,int4:g128,int4:g32,nf4,fp16"
 
 enum plan_option {
-    OPT_AUTO, OPT_SET, OPT_FROM, OPT_PIN, OPT_CANDIDATES, OPT_SEARCH, OPT_CHECK
+    OPT_AUTO, OPT_SET, OPT_FROM, OPT_PIN, OPT_CANDIDATES, OPT_SEARCH, OPT_SENSITIVITY, OPT_CHECK
 };
 
 static const struct qs_cli_option plan_options[] = {
@@ -43,6 +44,9 @@ static const struct qs_cli_option plan_options[] = {
                          PLAN_DEFAULT_CANDIDATES ")" },
     [OPT_SEARCH] = { "search", 0, "greedy|exact",
                      "--auto search: greedy, or exact for small models (default greedy)" },
+    [OPT_SENSITIVITY] = { "sensitivity", 0, "FILE",
+                          "weigh each layer's error by its measured output error (JSON of "
+                          "qscope sensitivity)" },
     [OPT_CHECK] = { "check", 0, "PLAN",
                     "validate PLAN against MODEL and measure it again (exit 4 on a difference)" },
 };
@@ -147,6 +151,9 @@ parse_plan_options(struct plan_run *run)
 
     if (cli->values[OPT_CHECK] && (making || PINS(run)->count))
         return qs_cli_usage_error(cli, "--check takes no --auto, --set, --from or --pin");
+    if (cli->values[OPT_SENSITIVITY] && !cli->values[OPT_AUTO])
+        return qs_cli_usage_error(cli, "--sensitivity weighs the search of --auto: add --auto "
+                                  "BUDGET");
     if (!cli->values[OPT_CHECK] && !making)
         return qs_cli_usage_error(cli, "give --auto BUDGET, --set PATTERN=CONFIG, --from PLAN "
                                   "or --check PLAN");
@@ -420,6 +427,24 @@ budget_error(struct plan_run *run, const struct qs_plan_item *items, size_t n, u
 }
 
 /*
+ * Scale the errors the search compares by each layer's factor from the
+ * --sensitivity ranking.  Only the options change: the measures that
+ * go into the plan keep the raw weight errors.
+ */
+static enum qs_status
+auto_weigh(struct plan_run *run, struct auto_layer *al, size_t n)
+{
+    struct qs_plan_sensitivity s;
+    enum qs_status status = qs_plan_sensitivity_read(run->cli->values[OPT_SENSITIVITY],
+                                                     run->wm.model, &s, run->diag);
+
+    for (size_t i = 0; status == QS_OK && i < n; i++)
+        qs_plan_sensitivity_weigh(&s, run->plan.layers[i].key, al[i].options, al[i].n);
+    qs_plan_sensitivity_done(&s);
+    return status;
+}
+
+/*
  * Returns 0; an exit status for a budget that cannot be met; or -1 when
  * the problem is in "diag".
  */
@@ -445,6 +470,8 @@ auto_choose(struct plan_run *run)
         weight_cmd_progress_step(&progress);
     }
     weight_cmd_progress_end(&progress);
+    if (status == QS_OK && run->cli->values[OPT_SENSITIVITY])
+        status = auto_weigh(run, al, n);
     budget = qs_plan_budget_bytes(&run->budget, params);
     if (status != QS_OK) {
         rc = -1;
@@ -482,6 +509,8 @@ describe_method(struct plan_run *run)
         run->plan.candidates = qs_strdup(cli->values[OPT_CANDIDATES]
                                          ? cli->values[OPT_CANDIDATES]
                                          : PLAN_DEFAULT_CANDIDATES);
+        if (cli->values[OPT_SENSITIVITY])
+            run->plan.sensitivity = qs_strdup(cli->values[OPT_SENSITIVITY]);
     }
 }
 
@@ -675,7 +704,7 @@ qs_cmd_plan(const struct qs_command *command, int argc, char **argv)
     struct plan_run *run = qs_calloc(1, sizeof(*run));
     struct qs_cli cli;
     struct qs_diag diag;
-    const char *inputs[3];
+    const char *inputs[4];
     char **rest;
     int n_rest, rc;
 
@@ -700,7 +729,8 @@ qs_cmd_plan(const struct qs_command *command, int argc, char **argv)
     inputs[0] = cli.args[0];
     inputs[1] = cli.values[OPT_FROM];
     inputs[2] = cli.values[OPT_CHECK];
-    if (weight_cmd_check_output(&cli, inputs, 3, &diag) != QS_OK) {
+    inputs[3] = cli.values[OPT_SENSITIVITY];
+    if (weight_cmd_check_output(&cli, inputs, 4, &diag) != QS_OK) {
         rc = qs_cli_finish(&cli, &diag, cli.output);
         goto out;
     }

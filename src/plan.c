@@ -30,6 +30,7 @@ qs_plan_done(struct qs_plan *plan)
     free(plan->method);
     free(plan->budget);
     free(plan->candidates);
+    free(plan->sensitivity);
     memset(plan, 0, sizeof(*plan));
 }
 

@@ -82,6 +82,7 @@ struct qs_plan {
     char *method;            /* how it was made: "auto", "set", "from", or NULL */
     char *budget;            /* --auto budget as given, or NULL */
     char *candidates;        /* --auto candidates, comma-separated, or NULL */
+    char *sensitivity;       /* --auto --sensitivity file as given, or NULL */
     double tolerance_relative;
     double tolerance_sqnr_db;
     size_t count;

@@ -83,6 +83,8 @@ qs_plan_to_json(const struct qs_plan *plan)
         qs_json_set_string(method, "budget", plan->budget);
     if (plan->candidates)
         qs_json_set_string(method, "candidates", plan->candidates);
+    if (plan->sensitivity)
+        qs_json_set_string(method, "sensitivity", plan->sensitivity);
     json_object_set_new(doc, "method", method);
 
     for (size_t i = 0; i < plan->count; i++)
@@ -405,7 +407,7 @@ optional_string(struct plan_reader *r, json_t *obj, const char *name, const char
 static void
 read_method(struct plan_reader *r, struct qs_plan *plan, json_t *method)
 {
-    static const char *const allowed[] = { "kind", "budget", "candidates", NULL };
+    static const char *const allowed[] = { "kind", "budget", "candidates", "sensitivity", NULL };
 
     if (!method)
         return;
@@ -417,6 +419,7 @@ read_method(struct plan_reader *r, struct qs_plan *plan, json_t *method)
     plan->method = optional_string(r, method, "kind", "'method'");
     plan->budget = optional_string(r, method, "budget", "'method'");
     plan->candidates = optional_string(r, method, "candidates", "'method'");
+    plan->sensitivity = optional_string(r, method, "sensitivity", "'method'");
 }
 
 /* The totals as written replace the sums of the layers, so that `plan --check` tests them too. */

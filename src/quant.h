@@ -69,6 +69,10 @@ enum qs_quant_format {
  *   nf4    the level nearest w * (1 / absmax), the lower one on a tie
  *          (as bitsandbytes); w' = level * absmax
  *   casts  fp16 (overflow gives infinity) or bf16, no scale
+ * The asym scale (max - min) / (2^b - 1) is computed in double, because
+ * max - min can exceed FLT_MAX, and then rounded to float32.  A
+ * dequantized int or fp8 value that rounds past FLT_MAX (127 times
+ * FLT_MAX / 127 does) saturates at +-FLT_MAX.
  * A scale below FLT_MIN (all-zero or subnormal-only data) is flagged: it
  * becomes 1.0 and every code of its elements 0.
  */
@@ -110,7 +114,15 @@ enum qs_quant_range {
     QS_QUANT_RANGE_PERCENTILE
 };
 
-/* Storage type of the scales, for sizes and for rounding the scale itself. */
+/*
+ * Storage type of the scales, for sizes and for rounding the scale itself.
+ * An fp16 scale is rounded up (toward +inf) to the next fp16 value, so
+ * that absmax / scale never exceeds the largest code.  Rounding to nearest
+ * could round it down and clip the absmax value, which cost int16 g128
+ * about 5 dB of SQNR on normal random data.  Rounded up, no scale of at
+ * least FLT_MIN becomes 0.  Scales above 65504 (the largest fp16) are stored as
+ * 65504, and then the largest values do clip.
+ */
 enum qs_quant_scale_type {
     QS_QUANT_SCALE_DEFAULT,  /* fp32 for tensor, channel and bN blocks; fp16 for gN groups */
     QS_QUANT_SCALE_FP32,

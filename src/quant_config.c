@@ -641,4 +641,9 @@ qs_quant_metrics_finish(struct qs_quant_metrics *m)
         m->cosine = 0.0;
     else
         m->cosine = m->dot / sqrt(norms);
+    /* Rounding in the sums may carry the quotient just past 1. */
+    if (m->cosine > 1.0)
+        m->cosine = 1.0;
+    else if (m->cosine < -1.0)
+        m->cosine = -1.0;
 }

@@ -2,8 +2,10 @@
  * Vector kernels of trial quantization, chosen at run time: AVX-512
  * (F, BW, DQ, VL) and AVX2 with FMA and F16C.  Each computes the same
  * codes and scales as the scalar definitions in quant_ref.c.  The metrics
- * differ only in summation order: float partial sums over at most 16
- * vectors per lane, then double.
+ * differ only in summation order: each lane sums its elements in double,
+ * as the reference does, and the lanes are added at the end of the call.
+ * Products of two floats are exact in double, so no term is rounded
+ * before it is added.
  *
  * The vector kernels assume finite inputs.  A NaN or infinite input makes
  * the sums non-finite, and the trial then reruns with the reference
@@ -17,9 +19,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Vectors accumulated in float before the partial sums move to double. */
-#define QUANT_FLUSH_VECTORS 16
 
 /* Sign bit and the other 31 bits of a float32. */
 #define QUANT_SIGN_BIT 0x80000000u
@@ -70,12 +69,22 @@ static const float quant_nf4_mid16[16] = {
 #define QS_AVX512_INLINE static inline __attribute__((always_inline)) QS_AVX512
 
 #define QS_RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define QS_UP (_MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC)
 
-/* Per-call metric accumulators. */
+/* VRANGEPS/PD controls: bits 1:0 pick the min or max (2: smaller
+ * magnitude, 3: larger magnitude), bits 3:2 the sign (0: the first
+ * operand's, 2: cleared).  One instruction for a clamp or a max of |x|. */
+#define QS_MIN_ABS_KEEP_SIGN 0x02
+#define QS_MAX_ABS 0x0b
+
+/* Per-call metric accumulators in double for lanes 0-7 and 8-15 of the
+ * float vectors.  Named fields, not arrays, so that they stay in registers. */
+struct acc16_half {
+    __m512d sse, energy, dot, deq, max;
+};
+
 struct acc16 {
-    __m512 sse, energy, dot, deq, max;
-    __m512d dsse, denergy, ddot, ddeq;
-    unsigned pending;
+    struct acc16_half low, high;
 };
 
 /* Per-trial constants broadcast once per kernel call. */
@@ -85,47 +94,35 @@ struct consts16 {
     __m512i fp8_bias, fp8_keep;
     int fp8_shift, fp8_mbits, fp8_exp_offset;
     __m512 nf4_mid, nf4_levels;
+    __m512 flt_max;
 };
 
 QS_AVX512_INLINE void
 a16_init(struct acc16 *a)
 {
-    a->sse = a->energy = a->dot = a->deq = a->max = _mm512_setzero_ps();
-    a->dsse = a->denergy = a->ddot = a->ddeq = _mm512_setzero_pd();
-    a->pending = 0;
+    a->low.sse = a->low.energy = a->low.dot = a->low.deq = a->low.max = _mm512_setzero_pd();
+    a->high = a->low;
 }
 
-QS_AVX512_INLINE __m512d
-a16_widen(__m512 v)
-{
-    __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-
-    return _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), _mm512_cvtps_pd(high));
-}
-
+/* Add 8 elements: w - w' and every product in double, as quant_ref.c. */
 QS_AVX512_INLINE void
-a16_flush(struct acc16 *a)
+a16_add_half(struct acc16_half *h, __m256 x8, __m256 d8)
 {
-    a->dsse = _mm512_add_pd(a->dsse, a16_widen(a->sse));
-    a->denergy = _mm512_add_pd(a->denergy, a16_widen(a->energy));
-    a->ddot = _mm512_add_pd(a->ddot, a16_widen(a->dot));
-    a->ddeq = _mm512_add_pd(a->ddeq, a16_widen(a->deq));
-    a->sse = a->energy = a->dot = a->deq = _mm512_setzero_ps();
-    a->pending = 0;
+    __m512d x = _mm512_cvtps_pd(x8), d = _mm512_cvtps_pd(d8);
+    __m512d e = _mm512_sub_pd(x, d);
+
+    h->sse = _mm512_fmadd_pd(e, e, h->sse);
+    h->energy = _mm512_fmadd_pd(x, x, h->energy);
+    h->dot = _mm512_fmadd_pd(x, d, h->dot);
+    h->deq = _mm512_fmadd_pd(d, d, h->deq);
+    h->max = _mm512_range_pd(h->max, e, QS_MAX_ABS);
 }
 
 QS_AVX512_INLINE void
 a16_add(struct acc16 *a, __m512 x, __m512 d)
 {
-    __m512 e = _mm512_sub_ps(x, d);
-
-    a->sse = _mm512_fmadd_ps(e, e, a->sse);
-    a->energy = _mm512_fmadd_ps(x, x, a->energy);
-    a->dot = _mm512_fmadd_ps(x, d, a->dot);
-    a->deq = _mm512_fmadd_ps(d, d, a->deq);
-    a->max = _mm512_max_ps(a->max, _mm512_abs_ps(e));
-    if (++a->pending == QUANT_FLUSH_VECTORS)
-        a16_flush(a);
+    a16_add_half(&a->low, _mm512_castps512_ps256(x), _mm512_castps512_ps256(d));
+    a16_add_half(&a->high, _mm512_extractf32x8_ps(x, 1), _mm512_extractf32x8_ps(d, 1));
 }
 
 QS_AVX512_INLINE void
@@ -133,12 +130,11 @@ a16_done(struct acc16 *a, struct quant_sums *s)
 {
     double m;
 
-    a16_flush(a);
-    s->sse += _mm512_reduce_add_pd(a->dsse);
-    s->energy += _mm512_reduce_add_pd(a->denergy);
-    s->dot += _mm512_reduce_add_pd(a->ddot);
-    s->deq_energy += _mm512_reduce_add_pd(a->ddeq);
-    m = _mm512_reduce_max_ps(a->max);
+    s->sse += _mm512_reduce_add_pd(_mm512_add_pd(a->low.sse, a->high.sse));
+    s->energy += _mm512_reduce_add_pd(_mm512_add_pd(a->low.energy, a->high.energy));
+    s->dot += _mm512_reduce_add_pd(_mm512_add_pd(a->low.dot, a->high.dot));
+    s->deq_energy += _mm512_reduce_add_pd(_mm512_add_pd(a->low.deq, a->high.deq));
+    m = _mm512_reduce_max_pd(_mm512_max_pd(a->low.max, a->high.max));
     if (m > s->max_err || m != m)
         s->max_err = m;
 }
@@ -161,6 +157,7 @@ c16_init(struct consts16 *c, const struct quant_spec *spec)
     c->fp8_exp_offset = 127 - f->bias;
     c->nf4_mid = _mm512_loadu_ps(quant_nf4_mid16);
     c->nf4_levels = _mm512_loadu_ps(qs_quant_nf4_levels);
+    c->flt_max = _mm512_set1_ps(FLT_MAX);
 }
 
 QS_AVX512_INLINE __mmask16
@@ -213,6 +210,13 @@ nf4_16(const struct consts16 *c, __m512 y)
     return idx;
 }
 
+/* v clamped to [-FLT_MAX, FLT_MAX], as quant_saturate_ref. */
+QS_AVX512_INLINE __m512
+sat16(const struct consts16 *c, __m512 v)
+{
+    return _mm512_range_ps(v, c->flt_max, QS_MIN_ABS_KEEP_SIGN);
+}
+
 /* Dequantized value of x with one parameter set per lane; code in *code. */
 QS_AVX512_INLINE __m512
 op16(enum qs_quant_kind kind, const struct consts16 *c, __m512 x, __m512 s, __m512 iv,
@@ -227,9 +231,9 @@ op16(enum qs_quant_kind kind, const struct consts16 *c, __m512 x, __m512 s, __m5
         q = _mm512_min_ps(_mm512_max_ps(q, c->qlo), c->qhi);
         if (want_code)
             *code = _mm512_cvtps_epi32(q);
-        return _mm512_mul_ps(_mm512_sub_ps(q, z), s);
+        return sat16(c, _mm512_mul_ps(_mm512_sub_ps(q, z), s));
     case QS_QUANT_KIND_FP8:
-        return _mm512_mul_ps(fp8_16(c, y, code, want_code), s);
+        return sat16(c, _mm512_mul_ps(fp8_16(c, y, code, want_code), s));
     default:
         k = nf4_16(c, y);
         *code = k;
@@ -304,6 +308,20 @@ quant_run16(enum qs_quant_kind kind, const struct quant_spec *spec, const float 
     a16_done(&a, sums);
 }
 
+/* float((double(hi) - double(lo)) / divisor) of 16 segments, as quant_param_ref. */
+QS_AVX512_INLINE __m512
+asym_scale16(__m512 lo, __m512 hi, float divisor)
+{
+    __m512d div = _mm512_set1_pd((double)divisor);
+    __m512d low = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(hi)),
+                                _mm512_cvtps_pd(_mm512_castps512_ps256(lo)));
+    __m512d high = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(hi, 1)),
+                                 _mm512_cvtps_pd(_mm512_extractf32x8_ps(lo, 1)));
+
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_div_pd(low, div))),
+                              _mm512_cvtpd_ps(_mm512_div_pd(high, div)), 1);
+}
+
 /* Scale, inverse and zero point of 16 segments (see quant_param_ref). */
 QS_AVX512_INLINE unsigned
 params16(const struct quant_spec *spec, __m512 lo, __m512 hi, __m512 *scale, __m512 *inv,
@@ -316,16 +334,14 @@ params16(const struct quant_spec *spec, __m512 lo, __m512 hi, __m512 *scale, __m
     if (spec->asym) {
         lo = _mm512_min_ps(lo, zeros);
         hi = _mm512_max_ps(hi, zeros);
-        s = _mm512_div_ps(_mm512_sub_ps(hi, lo), div);
+        s = asym_scale16(lo, hi, spec->divisor);
     } else {
         s = _mm512_div_ps(hi, div);
     }
     s = _mm512_min_ps(s, _mm512_set1_ps(FLT_MAX));
     flag = _mm512_cmp_ps_mask(s, _mm512_set1_ps(FLT_MIN), _CMP_NGE_UQ);
-    if (spec->scale_fp16) {
-        s = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_min_ps(s, _mm512_set1_ps(65504.0f)), QS_RNE));
-        flag |= _mm512_cmp_ps_mask(s, zeros, _CMP_EQ_OQ);
-    }
+    if (spec->scale_fp16)
+        s = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_min_ps(s, _mm512_set1_ps(65504.0f)), QS_UP));
     s = _mm512_mask_blend_ps(flag, s, one);
     *scale = s;
     *inv = _mm512_mask_blend_ps(flag, _mm512_div_ps(one, s), zeros);
@@ -568,10 +584,14 @@ const struct quant_ops quant_ops_avx512 = {
 /* Lane masks for tails: 8 - n entries from here give the first n lanes. */
 static const int32_t quant_mask8[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
 
+/* Per-call metric accumulators in double for lanes 0-3 and 4-7 of the
+ * float vectors, as struct acc16. */
+struct acc8_half {
+    __m256d sse, energy, dot, deq, max;
+};
+
 struct acc8 {
-    __m256 sse, energy, dot, deq, max;
-    __m256d dsse, denergy, ddot, ddeq;
-    unsigned pending;
+    struct acc8_half low, high;
 };
 
 struct consts8 {
@@ -582,6 +602,7 @@ struct consts8 {
     /* NF4 binary search tables: step s reads mid[(idx / 2s) * 2s + s - 1]. */
     __m256 nf4_t8, nf4_t4, nf4_t2, nf4_t1;
     __m256 nf4_lo, nf4_hi;   /* levels 0..7 and 8..15 */
+    __m256 flt_max, neg_flt_max;
 };
 
 QS_AVX2_INLINE __m256
@@ -599,41 +620,29 @@ m8_tail(size_t left)
 QS_AVX2_INLINE void
 a8_init(struct acc8 *a)
 {
-    a->sse = a->energy = a->dot = a->deq = a->max = _mm256_setzero_ps();
-    a->dsse = a->denergy = a->ddot = a->ddeq = _mm256_setzero_pd();
-    a->pending = 0;
+    a->low.sse = a->low.energy = a->low.dot = a->low.deq = a->low.max = _mm256_setzero_pd();
+    a->high = a->low;
 }
 
-QS_AVX2_INLINE __m256d
-a8_widen(__m256 v)
-{
-    return _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)),
-                         _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
-}
-
+/* Add 4 elements: w - w' and every product in double, as quant_ref.c. */
 QS_AVX2_INLINE void
-a8_flush(struct acc8 *a)
+a8_add_half(struct acc8_half *h, __m128 x4, __m128 d4)
 {
-    a->dsse = _mm256_add_pd(a->dsse, a8_widen(a->sse));
-    a->denergy = _mm256_add_pd(a->denergy, a8_widen(a->energy));
-    a->ddot = _mm256_add_pd(a->ddot, a8_widen(a->dot));
-    a->ddeq = _mm256_add_pd(a->ddeq, a8_widen(a->deq));
-    a->sse = a->energy = a->dot = a->deq = _mm256_setzero_ps();
-    a->pending = 0;
+    __m256d x = _mm256_cvtps_pd(x4), d = _mm256_cvtps_pd(d4);
+    __m256d e = _mm256_sub_pd(x, d);
+
+    h->sse = _mm256_fmadd_pd(e, e, h->sse);
+    h->energy = _mm256_fmadd_pd(x, x, h->energy);
+    h->dot = _mm256_fmadd_pd(x, d, h->dot);
+    h->deq = _mm256_fmadd_pd(d, d, h->deq);
+    h->max = _mm256_max_pd(h->max, _mm256_andnot_pd(_mm256_set1_pd(-0.0), e));
 }
 
 QS_AVX2_INLINE void
 a8_add(struct acc8 *a, __m256 x, __m256 d)
 {
-    __m256 e = _mm256_sub_ps(x, d);
-
-    a->sse = _mm256_fmadd_ps(e, e, a->sse);
-    a->energy = _mm256_fmadd_ps(x, x, a->energy);
-    a->dot = _mm256_fmadd_ps(x, d, a->dot);
-    a->deq = _mm256_fmadd_ps(d, d, a->deq);
-    a->max = _mm256_max_ps(a->max, abs8(e));
-    if (++a->pending == QUANT_FLUSH_VECTORS)
-        a8_flush(a);
+    a8_add_half(&a->low, _mm256_castps256_ps128(x), _mm256_castps256_ps128(d));
+    a8_add_half(&a->high, _mm256_extractf128_ps(x, 1), _mm256_extractf128_ps(d, 1));
 }
 
 QS_AVX2_INLINE double
@@ -642,6 +651,14 @@ hsum4d(__m256d v)
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
 
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+QS_AVX2_INLINE double
+hmax4d(__m256d v)
+{
+    __m128d m = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+
+    return _mm_cvtsd_f64(_mm_max_sd(m, _mm_unpackhi_pd(m, m)));
 }
 
 QS_AVX2_INLINE float
@@ -667,15 +684,15 @@ hmin8(__m256 v)
 QS_AVX2_INLINE void
 a8_done(struct acc8 *a, struct quant_sums *s)
 {
+    __m256d max = _mm256_max_pd(a->low.max, a->high.max);
+    __m256d nan = _mm256_cmp_pd(max, max, _CMP_UNORD_Q);
     double m;
-    __m256 nan = _mm256_cmp_ps(a->max, a->max, _CMP_UNORD_Q);
 
-    a8_flush(a);
-    s->sse += hsum4d(a->dsse);
-    s->energy += hsum4d(a->denergy);
-    s->dot += hsum4d(a->ddot);
-    s->deq_energy += hsum4d(a->ddeq);
-    m = _mm256_movemask_ps(nan) ? (double)NAN : hmax8(a->max);
+    s->sse += hsum4d(_mm256_add_pd(a->low.sse, a->high.sse));
+    s->energy += hsum4d(_mm256_add_pd(a->low.energy, a->high.energy));
+    s->dot += hsum4d(_mm256_add_pd(a->low.dot, a->high.dot));
+    s->deq_energy += hsum4d(_mm256_add_pd(a->low.deq, a->high.deq));
+    m = _mm256_movemask_pd(nan) ? (double)NAN : hmax4d(max);
     if (m > s->max_err || m != m)
         s->max_err = m;
 }
@@ -703,6 +720,15 @@ c8_init(struct consts8 *c, const struct quant_spec *spec)
     c->nf4_t1 = _mm256_setr_ps(mid[0], mid[2], mid[4], mid[6], mid[8], mid[10], mid[12], mid[14]);
     c->nf4_lo = _mm256_loadu_ps(qs_quant_nf4_levels);
     c->nf4_hi = _mm256_loadu_ps(qs_quant_nf4_levels + 8);
+    c->flt_max = _mm256_set1_ps(FLT_MAX);
+    c->neg_flt_max = _mm256_set1_ps(-FLT_MAX);
+}
+
+/* v clamped to [-FLT_MAX, FLT_MAX], as quant_saturate_ref. */
+QS_AVX2_INLINE __m256
+sat8(const struct consts8 *c, __m256 v)
+{
+    return _mm256_min_ps(_mm256_max_ps(v, c->neg_flt_max), c->flt_max);
 }
 
 QS_AVX2_INLINE __m256
@@ -765,9 +791,9 @@ op8(enum qs_quant_kind kind, const struct consts8 *c, __m256 x, __m256 s, __m256
         q = _mm256_min_ps(_mm256_max_ps(q, c->qlo), c->qhi);
         if (want_code)
             *code = _mm256_cvtps_epi32(q);
-        return _mm256_mul_ps(_mm256_sub_ps(q, z), s);
+        return sat8(c, _mm256_mul_ps(_mm256_sub_ps(q, z), s));
     case QS_QUANT_KIND_FP8:
-        return _mm256_mul_ps(fp8_8(c, y, code, want_code), s);
+        return sat8(c, _mm256_mul_ps(fp8_8(c, y, code, want_code), s));
     default:
         k = nf4_8(c, y);
         *code = k;
@@ -848,6 +874,20 @@ quant_run8(enum qs_quant_kind kind, const struct quant_spec *spec, const float *
     a8_done(&a, sums);
 }
 
+/* float((double(hi) - double(lo)) / divisor) of 8 segments, as quant_param_ref. */
+QS_AVX2_INLINE __m256
+asym_scale8(__m256 lo, __m256 hi, float divisor)
+{
+    __m256d div = _mm256_set1_pd((double)divisor);
+    __m256d low = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(hi)),
+                                _mm256_cvtps_pd(_mm256_castps256_ps128(lo)));
+    __m256d high = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(hi, 1)),
+                                 _mm256_cvtps_pd(_mm256_extractf128_ps(lo, 1)));
+
+    return _mm256_set_m128(_mm256_cvtpd_ps(_mm256_div_pd(high, div)),
+                           _mm256_cvtpd_ps(_mm256_div_pd(low, div)));
+}
+
 QS_AVX2_INLINE unsigned
 params8(const struct quant_spec *spec, __m256 lo, __m256 hi, __m256 *scale, __m256 *inv,
         __m256 *zero)
@@ -858,16 +898,14 @@ params8(const struct quant_spec *spec, __m256 lo, __m256 hi, __m256 *scale, __m2
     if (spec->asym) {
         lo = _mm256_min_ps(lo, zeros);
         hi = _mm256_max_ps(hi, zeros);
-        s = _mm256_div_ps(_mm256_sub_ps(hi, lo), div);
+        s = asym_scale8(lo, hi, spec->divisor);
     } else {
         s = _mm256_div_ps(hi, div);
     }
     s = _mm256_min_ps(s, _mm256_set1_ps(FLT_MAX));
     flag = _mm256_cmp_ps(s, _mm256_set1_ps(FLT_MIN), _CMP_NGE_UQ);
-    if (spec->scale_fp16) {
-        s = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_min_ps(s, _mm256_set1_ps(65504.0f)), QS_RNE));
-        flag = _mm256_or_ps(flag, _mm256_cmp_ps(s, zeros, _CMP_EQ_OQ));
-    }
+    if (spec->scale_fp16)
+        s = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_min_ps(s, _mm256_set1_ps(65504.0f)), QS_UP));
     s = _mm256_blendv_ps(s, one, flag);
     *scale = s;
     *inv = _mm256_blendv_ps(_mm256_div_ps(one, s), zeros, flag);

@@ -2,8 +2,8 @@
  * Baseline x86-64 kernels of trial quantization, for CPUs without AVX2:
  * scalar C without libm calls in the loops (rounding by a magic number
  * after clamping).  Codes and scales equal the scalar definitions in
- * quant_ref.c.  Sums are formed as in the vector kernels: 16 lanes of
- * float partial sums, moved to double every 16 rounds.
+ * quant_ref.c.  Sums are formed as in the vector kernels: 16 lanes, each
+ * summing its elements' exact products in double.
  *
  * Like the vector kernels these assume finite inputs.  The trial reruns
  * with the reference kernels when the sums come out non-finite.
@@ -12,63 +12,51 @@
 
 #include "quant_internal.h"
 
+#include <float.h>
 #include <string.h>
 
 #define BASE_LANES 16
-#define BASE_FLUSH 16
 
 /* Rounding by adding and subtracting 1.5 * 2^23: rint() for |v| < 2^22. */
 #define BASE_MAGIC 12582912.0f
 
 /* Per-call metric accumulators, as struct acc16 of the AVX-512 kernels. */
 struct base_acc {
-    float sse[BASE_LANES], energy[BASE_LANES], dot[BASE_LANES], deq[BASE_LANES];
-    float max[BASE_LANES];
-    double total[4];
-    int pending;               /* blocks of BASE_LANES since the last flush */
+    double sse[BASE_LANES], energy[BASE_LANES], dot[BASE_LANES], deq[BASE_LANES];
+    double max[BASE_LANES];
 };
 
-static void
-base_flush(struct base_acc *a)
-{
-    for (int j = 0; j < BASE_LANES; j++) {
-        a->total[0] += a->sse[j];
-        a->total[1] += a->energy[j];
-        a->total[2] += a->dot[j];
-        a->total[3] += a->deq[j];
-    }
-    memset(a->sse, 0, sizeof(a->sse));
-    memset(a->energy, 0, sizeof(a->energy));
-    memset(a->dot, 0, sizeof(a->dot));
-    memset(a->deq, 0, sizeof(a->deq));
-    a->pending = 0;
-}
-
-/* Add up to BASE_LANES elements, lane j taking element j. */
+/* Add up to BASE_LANES elements, lane j taking element j; w - w' and the
+ * products in double, as quant_ref.c. */
 static inline __attribute__((always_inline)) void
 base_add(struct base_acc *a, const float *x, const float *d, int count)
 {
     for (int j = 0; j < count; j++) {
-        float e = x[j] - d[j], abs_e = e < 0 ? -e : e;
+        double xj = x[j], dj = d[j], e = xj - dj, abs_e = e < 0 ? -e : e;
 
         a->sse[j] += e * e;
-        a->energy[j] += x[j] * x[j];
-        a->dot[j] += x[j] * d[j];
-        a->deq[j] += d[j] * d[j];
+        a->energy[j] += xj * xj;
+        a->dot[j] += xj * dj;
+        a->deq[j] += dj * dj;
         a->max[j] = abs_e > a->max[j] ? abs_e : a->max[j];
     }
-    if (++a->pending == BASE_FLUSH)
-        base_flush(a);
 }
 
 static void
 base_done(struct base_acc *a, struct quant_sums *s)
 {
-    base_flush(a);
-    s->sse += a->total[0];
-    s->energy += a->total[1];
-    s->dot += a->total[2];
-    s->deq_energy += a->total[3];
+    double total[4] = { 0.0, 0.0, 0.0, 0.0 };
+
+    for (int j = 0; j < BASE_LANES; j++) {
+        total[0] += a->sse[j];
+        total[1] += a->energy[j];
+        total[2] += a->dot[j];
+        total[3] += a->deq[j];
+    }
+    s->sse += total[0];
+    s->energy += total[1];
+    s->dot += total[2];
+    s->deq_energy += total[3];
     /* A NaN error fails every comparison; the sums then show it. */
     for (int j = 0; j < BASE_LANES; j++)
         if (a->max[j] > s->max_err)
@@ -101,6 +89,14 @@ base_fp8(const struct quant_spec *spec, float y, int32_t *code)
     return (sign ? -1.0f : 1.0f) * (small ? sub * sub_step : normal);
 }
 
+/* v clamped to [-FLT_MAX, FLT_MAX], as quant_saturate_ref. */
+static inline __attribute__((always_inline)) float
+base_saturate(float v)
+{
+    v = v < -FLT_MAX ? -FLT_MAX : v;
+    return v > FLT_MAX ? FLT_MAX : v;
+}
+
 /* Dequantized value and code of one element, as quant_element_ref.
  * "kind" is a constant after inlining. */
 static inline __attribute__((always_inline)) float
@@ -120,9 +116,9 @@ base_element(const struct quant_spec *spec, enum qs_quant_kind kind, float x, fl
         y = y > hi ? hi : y;
         r = (y + BASE_MAGIC) - BASE_MAGIC;
         *code = (int32_t)(r + z);
-        return r * s;
+        return base_saturate(r * s);
     case QS_QUANT_KIND_FP8:
-        return base_fp8(spec, y, code) * s;
+        return base_saturate(base_fp8(spec, y, code) * s);
     default:
         for (int i = 0; i < 15; i++)
             k += y > quant_nf4_mid[i];

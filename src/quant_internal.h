@@ -3,19 +3,28 @@
  * kernels read, the scalar definitions every kernel must reproduce bit
  * for bit, and the table of vector kernels chosen at run time.
  *
- * The arithmetic that defines a code (all in float32, round half to even):
+ * The arithmetic that defines a code (float32 and round half to even
+ * unless stated):
  *
  *   segment range   sym: a = max |w|;  asym: lo = min(min w, 0), hi = max(max w, 0)
- *   scale s         int sym: a / qmax      int asym: (hi - lo) / (2^b - 1)
+ *   scale s         int sym: a / qmax
+ *                   int asym: float((double(hi) - double(lo)) / (2^b - 1)), in
+ *                             double because hi - lo can pass FLT_MAX
  *                   fp8: a / largest        nf4: a
- *                   then s = min(s, FLT_MAX); fp16 storage: s = fp16(min(s, 65504))
- *   flagged         s < FLT_MIN before storage rounding, or 0 after it:
+ *                   then s = min(s, FLT_MAX)
+ *                   fp16 storage: s = the smallest fp16 >= min(s, 65504), rounded
+ *                   up so that a / s never exceeds the largest code
+ *   flagged         s < FLT_MIN before storage rounding:
  *                   s = 1, inv = 0 (so every code is 0), zero point 0
  *   inverse         inv = 1 / s                     (one division per segment)
  *   zero point      z = clamp(rint(-lo / s), 0, 2^b - 1)           (asym only)
- *   int code        q = clamp(rint(w * inv) + z, qlo, qhi);  w' = (q - z) * s
- *   fp8 code        c = fp8_rne_saturating(w * inv);           w' = fp8(c) * s
+ *   int code        q = clamp(rint(w * inv) + z, qlo, qhi);  w' = sat((q - z) * s)
+ *   fp8 code        c = fp8_rne_saturating(w * inv);           w' = sat(fp8(c) * s)
  *   nf4 code        k = #{ midpoints m : w * inv > m };        w' = level[k] * s
+ *
+ * sat() clamps to [-FLT_MAX, FLT_MAX]: the product rounds past FLT_MAX
+ * when a is within a few ulps of it (127 * fl(FLT_MAX / 127) is +inf in
+ * float32), and the nearest finite value is the better answer.
  *
  * Note that rint(w * inv) can differ from rint(w / s) when w / s lies
  * within an ulp of a half-integer.  qscope defines the code by w * inv.
@@ -150,6 +159,9 @@ float quant_cast_ref(const struct quant_spec *spec, float w, int32_t *code);
 
 /* fp16 value nearest to v >= 0 (round half to even), for v <= 65504. */
 float quant_round_half_ref(float v);
+
+/* Smallest fp16 value >= v, for 0 <= v <= 65504: how fp16 scales are stored. */
+float quant_round_half_up_ref(float v);
 
 /* Kernel table built from the scalar definitions (baseline reference). */
 extern const struct quant_ops quant_ops_ref;

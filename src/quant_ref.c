@@ -80,6 +80,28 @@ quant_round_half_ref(float v)
     return v;
 }
 
+float
+quant_round_half_up_ref(float v)
+{
+    uint32_t u;
+
+    if (v < 0x1p-14f)
+        return ceilf(v * 0x1p24f) * 0x1p-24f;
+    memcpy(&u, &v, sizeof(u));
+    u = (u + 0x1fffu) & ~0x1fffu;       /* a carry out of the mantissa bumps the exponent */
+    memcpy(&v, &u, sizeof(v));
+    return v;
+}
+
+/* A dequantized value clamped to [-FLT_MAX, FLT_MAX].  The product
+ * (q - zero) * scale rounds past FLT_MAX when absmax is within a few ulps
+ * of it: 127 * fl(FLT_MAX / 127) is +inf in float32. */
+static float
+quant_saturate_ref(float v)
+{
+    return fminf(fmaxf(v, -FLT_MAX), FLT_MAX);
+}
+
 int
 quant_param_ref(const struct quant_spec *spec, float lo, float hi,
                 float *scale, float *inv, float *zero)
@@ -89,7 +111,8 @@ quant_param_ref(const struct quant_spec *spec, float lo, float hi,
     if (spec->asym) {
         lo = lo < 0.0f ? lo : 0.0f;
         hi = hi > 0.0f ? hi : 0.0f;
-        s = (hi - lo) / spec->divisor;
+        /* hi - lo overflows float32 for ranges wider than FLT_MAX. */
+        s = (float)(((double)hi - (double)lo) / (double)spec->divisor);
     } else {
         s = hi / spec->divisor;
     }
@@ -97,11 +120,8 @@ quant_param_ref(const struct quant_spec *spec, float lo, float hi,
         s = FLT_MAX;
     if (!(s >= FLT_MIN))
         goto flagged;
-    if (spec->scale_fp16) {
-        s = quant_round_half_ref(fminf(s, 65504.0f));
-        if (s == 0.0f)
-            goto flagged;
-    }
+    if (spec->scale_fp16)
+        s = quant_round_half_up_ref(fminf(s, 65504.0f));
     *scale = s;
     *inv = 1.0f / s;
     *zero = 0.0f;
@@ -199,9 +219,9 @@ quant_element_ref(const struct quant_spec *spec, float w, float scale, float inv
         q = nearbyintf(y) + zero;
         q = fminf(fmaxf(q, spec->qlo), spec->qhi);
         *code = (int32_t)q;
-        return (q - zero) * scale;
+        return quant_saturate_ref((q - zero) * scale);
     case QS_QUANT_KIND_FP8:
-        return quant_fp8_ref(spec->e5m2, y, code) * scale;
+        return quant_saturate_ref(quant_fp8_ref(spec->e5m2, y, code) * scale);
     case QS_QUANT_KIND_NF4:
         k = quant_nf4_index_ref(y);
         *code = k;

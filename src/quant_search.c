@@ -172,6 +172,14 @@ search_fp8(float y, float largest, int e5m2)
     return v;
 }
 
+/* v clamped to [-FLT_MAX, FLT_MAX], as quant_element_ref does. */
+static inline __attribute__((always_inline)) float
+search_saturate(float v)
+{
+    v = v < -FLT_MAX ? -FLT_MAX : v;
+    return v > FLT_MAX ? FLT_MAX : v;
+}
+
 /* Dequantized value of w; the same arithmetic as quant_element_ref. */
 static inline __attribute__((always_inline)) float
 search_deq(const struct search_consts *c, enum search_form form, float w)
@@ -185,10 +193,10 @@ search_deq(const struct search_consts *c, enum search_form form, float w)
          * the bounds are integers; it also keeps search_rint exact. */
         y = y < c->ylo ? c->ylo : y;
         y = y > c->yhi ? c->yhi : y;
-        return search_rint(y) * c->scale;
+        return search_saturate(search_rint(y) * c->scale);
     case SEARCH_E4M3:
     case SEARCH_E5M2:
-        return search_fp8(y, c->largest, form == SEARCH_E5M2) * c->scale;
+        return search_saturate(search_fp8(y, c->largest, form == SEARCH_E5M2) * c->scale);
     default:
         for (int i = 0; i < 15; i++)
             k += y > quant_nf4_mid[i];

@@ -584,20 +584,15 @@ trial_execute(struct trial *t, const struct quant_ops *ops, struct quant_sums *s
 
 /*
  * Whether the vector kernels' sums can be trusted.  They are not finite
- * when an input is NaN or infinite, or when a float partial sum
- * overflowed.  Float squares of values below about 1e-19 underflow, but
- * each lost term is below FLT_MIN, so totals above count * 1e-30 still
- * keep 8 digits; smaller totals are recomputed.
+ * when an input is NaN or infinite, which only the reference kernels
+ * skip.  Every product they add is exact in double, so nothing else
+ * overflows or underflows.
  */
 static int
-trial_sums_trusted(const struct quant_sums *s, uint64_t count)
+trial_sums_trusted(const struct quant_sums *s)
 {
-    double floor = (double)count * 1e-30;
-
-    if (!isfinite(s->sse) || !isfinite(s->energy) || !isfinite(s->dot)
-        || !isfinite(s->deq_energy) || !isfinite(s->max_err))
-        return 0;
-    return s->max_err == 0.0 || (s->sse >= floor && s->energy >= floor);
+    return isfinite(s->sse) && isfinite(s->energy) && isfinite(s->dot)
+        && isfinite(s->deq_energy) && isfinite(s->max_err);
 }
 
 static void
@@ -673,7 +668,7 @@ trial_main(const struct qs_quant_request *req, struct qs_quant_result *result,
     trial_plan(&t);
 
     trial_execute(&t, ops, &sums, &flagged);
-    if (!trial_sums_trusted(&sums, t.n) && ops != &quant_ops_ref) {
+    if (!trial_sums_trusted(&sums) && ops != &quant_ops_ref) {
         /* Redo with the reference kernels, which skip non-finite inputs
          * and sum in double. */
         trial_free(&t);

@@ -212,20 +212,36 @@ weight_cmd_set_sqnr(struct qs_table *table, size_t column, double sqnr_db)
     return 1;
 }
 
+void
+weight_cmd_json_set_sqnr(json_t *object, const char *key, const char *flag, double sqnr_db)
+{
+    qs_json_set_number(object, key, sqnr_db, NULL);
+    json_object_set_new(object, flag, json_boolean(sqnr_db == INFINITY));
+}
+
+enum qs_status
+weight_cmd_check_target(const char *path, int force, const char *const *inputs,
+                        size_t n_inputs, struct qs_diag *diag)
+{
+    struct stat out, in;
+
+    if (strcmp(path, "-") == 0)
+        return QS_OK;
+    for (size_t i = 0; i < n_inputs && stat(path, &out) == 0; i++) {
+        if (inputs[i] && stat(inputs[i], &in) == 0 && in.st_dev == out.st_dev
+            && in.st_ino == out.st_ino)
+            return qs_diag_add(diag, QS_OUTPUT, path, "is the input '%s' of this "
+                               "command, so it is not replaced; write to another file",
+                               inputs[i]);
+    }
+    return qs_atomic_check(path, force, diag);
+}
+
 enum qs_status
 weight_cmd_check_output(const struct qs_cli *cli, const char *const *inputs, size_t n_inputs,
                         struct qs_diag *diag)
 {
-    struct stat out, in;
-
-    if (!cli->output || strcmp(cli->output, "-") == 0)
+    if (!cli->output)
         return QS_OK;
-    for (size_t i = 0; i < n_inputs && stat(cli->output, &out) == 0; i++) {
-        if (inputs[i] && stat(inputs[i], &in) == 0 && in.st_dev == out.st_dev
-            && in.st_ino == out.st_ino)
-            return qs_diag_add(diag, QS_OUTPUT, cli->output, "is the input '%s' of this "
-                               "command, so it is not replaced; write to another file",
-                               inputs[i]);
-    }
-    return qs_atomic_check(cli->output, cli->force, diag);
+    return weight_cmd_check_target(cli->output, cli->force, inputs, n_inputs, diag);
 }

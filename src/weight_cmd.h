@@ -81,6 +81,13 @@ void weight_cmd_progress_step(struct weight_cmd_progress *progress);
 void weight_cmd_progress_end(struct weight_cmd_progress *progress);
 
 /*
+ * Check the file "path" a command is about to write, with "force" from
+ * --force, as weight_cmd_check_output does.  "-" passes.
+ */
+enum qs_status weight_cmd_check_target(const char *path, int force, const char *const *inputs,
+                                       size_t n_inputs, struct qs_diag *diag);
+
+/*
  * Check the --output file of "cli" before the work: QS_OUTPUT with a line
  * in "diag" when it exists without --force (see qs_atomic_check), or
  * when it is one of the "n_inputs" files in "inputs" (NULL entries are
@@ -98,6 +105,14 @@ enum qs_status weight_cmd_check_output(const struct qs_cli *cli, const char *con
  * was set.
  */
 int weight_cmd_set_sqnr(struct qs_table *table, size_t column, double sqnr_db);
+
+/*
+ * The same for a JSON object: set "key" to "sqnr_db" (null when it is
+ * not finite) and "flag" to true only for +inf, an exact result.  -inf
+ * and NaN give null with "flag" false.
+ */
+void weight_cmd_json_set_sqnr(json_t *object, const char *key, const char *flag,
+                              double sqnr_db);
 
 /*
  * Parse a whole number from "text" into "*out" within [min, max].

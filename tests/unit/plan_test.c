@@ -395,6 +395,7 @@ round_trip_same_numbers(void **state)
     set_config(&plan, "fc.w", "int4:g32");
     qs_plan_get(&plan, "shared.w")->pinned = 1;
     plan.method = qs_strdup("set");
+    plan.sensitivity = qs_strdup("ranking.json");
     plan_measure(&pm, &plan);
     assert_true(plan.layers[2].is_float);
     assert_true(plan.layers[2].m.exact);
@@ -414,6 +415,8 @@ round_trip_same_numbers(void **state)
     assert_string_equal(back.model_file, "test.onnx");
     assert_string_equal(back.sha256, plan.sha256);
     assert_string_equal(back.method, "set");
+    assert_string_equal(back.sensitivity, "ranking.json");
+    assert_null(back.budget);
     assert_int_equal(back.count, 3);
     for (size_t i = 0; i < 3; i++) {
         assert_string_equal(back.layers[i].key, plan.layers[i].key);

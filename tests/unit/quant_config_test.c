@@ -379,6 +379,28 @@ metrics_of_exact_and_zero(void **state)
     assert_double_near(m.sqnr_db, 0.0, 1e-12);
 }
 
+static void
+metrics_cosine_stays_within_one(void **state)
+{
+    struct qs_quant_metrics m;
+
+    (void)state;
+    /* Sums rounded so that dot / sqrt(energy * deq_energy) is 1 + 1e-12,
+     * and the same with the sign turned. */
+    qs_quant_metrics_init(&m);
+    m.count = 1, m.signal_energy = 2, m.deq_energy = 2, m.dot = 2 * (1 + 1e-12);
+    m.sum_sq_err = 1e-20;
+    qs_quant_metrics_finish(&m);
+    assert_true(m.cosine == 1.0);
+    m.dot = -2 * (1 + 1e-12);
+    qs_quant_metrics_finish(&m);
+    assert_true(m.cosine == -1.0);
+    /* Inside the interval the quotient is kept as it is. */
+    m.dot = 1.0;
+    qs_quant_metrics_finish(&m);
+    assert_double_near(m.cosine, 0.5, 1e-15);
+}
+
 int
 main(void)
 {
@@ -398,6 +420,7 @@ main(void)
         cmocka_unit_test(sizes_reject_huge_weights),
         cmocka_unit_test(metrics_total_over_layers),
         cmocka_unit_test(metrics_of_exact_and_zero),
+        cmocka_unit_test(metrics_cosine_stays_within_one),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

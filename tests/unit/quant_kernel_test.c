@@ -22,24 +22,23 @@
 #include "quant.h"
 #include "quant_internal.h"
 
-/* Relative tolerances of the vector sums against the reference sums: the
- * vector kernels add up to 16 float products per lane before widening to
- * double, the reference adds every product in double. */
+/* Relative tolerances of the vector sums against the reference sums.
+ * Every kernel adds the same exact double products (w - w' in double
+ * too), and only the order differs: at most a few thousand additions,
+ * each rounding by 2^-53. */
 static const struct {
     const char *name;
     double relative;
 } sum_tolerance[] = {
-    { "sse", 1e-6 },
-    { "energy", 1e-6 },
-    { "dot", 1e-6 },
-    { "deq_energy", 1e-6 },
+    { "sse", 1e-12 },
+    { "energy", 1e-12 },
+    { "dot", 1e-12 },
+    { "deq_energy", 1e-12 },
 };
 
-/* The vector kernels compute w - w' in float32, the reference in double. */
-#define MAX_ERR_TOLERANCE 1.2e-7
-
-/* Squares below FLT_MIN underflow in float32: sums this small (per
- * element) are compared with this absolute tolerance instead. */
+/* The range search squares float32 errors: sums this small (per element)
+ * are compared with this absolute tolerance, because squares below
+ * FLT_MIN underflow there. */
 #define TINY_SUM 1e-30
 
 /* ---- Test data ---- */
@@ -115,20 +114,19 @@ spec_of(const char *text, struct quant_spec *spec)
 }
 
 static void
-assert_sums_close(const struct quant_sums *fast, const struct quant_sums *ref, size_t count,
-                  const char *what)
+assert_sums_close(const struct quant_sums *fast, const struct quant_sums *ref, const char *what)
 {
     const double got[] = { fast->sse, fast->energy, fast->dot, fast->deq_energy };
     const double want[] = { ref->sse, ref->energy, ref->dot, ref->deq_energy };
 
     for (size_t i = 0; i < sizeof(sum_tolerance) / sizeof(sum_tolerance[0]); i++) {
-        double limit = sum_tolerance[i].relative * fabs(want[i]) + TINY_SUM * count;
+        double limit = sum_tolerance[i].relative * fabs(want[i]);
 
         if (fabs(got[i] - want[i]) > limit)
             fail_msg("%s: %s %.17g, reference %.17g", what, sum_tolerance[i].name, got[i], want[i]);
     }
-    if (fabs(fast->max_err - ref->max_err) > MAX_ERR_TOLERANCE * ref->max_err)
-        fail_msg("%s: max error %.9g, reference %.9g", what, fast->max_err, ref->max_err);
+    if (fast->max_err != ref->max_err)
+        fail_msg("%s: max error %.17g, reference %.17g", what, fast->max_err, ref->max_err);
 }
 
 /* ---- Scalar definitions against dtype.c and brute force ---- */
@@ -253,6 +251,34 @@ half_rounding_of_scales(void **state)
 }
 
 static void
+half_rounding_up_of_scales(void **state)
+{
+    (void)state;
+    /* Representable values stay; anything above goes to the next fp16. */
+    assert_true(quant_round_half_up_ref(1.0f) == 1.0f);
+    assert_true(quant_round_half_up_ref(1.0f + 0x1p-23f) == 1.0f + 0x1p-10f);
+    assert_true(quant_round_half_up_ref(1.0f + 0x1p-11f) == 1.0f + 0x1p-10f);
+    /* A carry out of the mantissa moves to the next binade. */
+    assert_true(quant_round_half_up_ref(2.0f - 0x1p-20f) == 2.0f);
+    /* Subnormal fp16: the next multiple of 2^-24; the smallest normal
+     * float32 gives 2^-24, never 0. */
+    assert_true(quant_round_half_up_ref(1.5f * 0x1p-24f) == 0x1p-23f);
+    assert_true(quant_round_half_up_ref(FLT_MIN) == 0x1p-24f);
+    assert_true(quant_round_half_up_ref(0x1p-14f - 0x1p-30f) == 0x1p-14f);
+    assert_true(quant_round_half_up_ref(65503.0f) == 65504.0f);
+    assert_true(quant_round_half_up_ref(65504.0f) == 65504.0f);
+    /* Against brute force over a range of normal and subnormal fp16. */
+    for (float v = 0x1p-20f; v < 4.0f; v *= 1.0001f) {
+        float up = quant_round_half_up_ref(v), down = nextafterf(up, 0.0f);
+
+        assert_true(up >= v);
+        assert_true(quant_round_half_ref(up) == up);
+        /* Every float32 below "up" that is >= v is not an fp16 value. */
+        assert_true(down < v || quant_round_half_ref(down) != down);
+    }
+}
+
+static void
 params_flag_tiny_scales(void **state)
 {
     struct quant_spec spec;
@@ -268,10 +294,19 @@ params_flag_tiny_scales(void **state)
     assert_int_equal(quant_param_ref(&spec, 0.0f, FLT_MIN * 127.0f, &s, &inv, &z), 0);
     assert_true(s == FLT_MIN);
 
-    /* fp16 group scales: 1e-9 / 127 underflows fp16 to 0 and is flagged. */
+    /* fp16 group scales round up: 1e-9 / 127 becomes the smallest
+     * subnormal fp16 2^-24, not 0, and is not flagged. */
     spec_of("int8:g32:sym", &spec);
-    assert_int_equal(quant_param_ref(&spec, 0.0f, 1e-9f, &s, &inv, &z), 1);
+    assert_int_equal(quant_param_ref(&spec, 0.0f, 1e-9f, &s, &inv, &z), 0);
+    assert_true(s == 0x1p-24f);
+    /* 1 / 32767 = 512.016 * 2^-24 rounds up to 513 * 2^-24 (to nearest it
+     * would be 512 * 2^-24, and 1.0 would need code 32768). */
+    spec_of("int16:g32:sym", &spec);
+    assert_int_equal(quant_param_ref(&spec, 0.0f, 1.0f, &s, &inv, &z), 0);
+    assert_true(s == 513 * 0x1p-24f);
+    assert_true(1.0f * inv < 32767.0f);
     /* Huge ranges saturate the fp16 scale at 65504 instead of infinity. */
+    spec_of("int8:g32:sym", &spec);
     assert_int_equal(quant_param_ref(&spec, 0.0f, 1e30f, &s, &inv, &z), 0);
     assert_true(s == 65504.0f);
 
@@ -282,14 +317,19 @@ params_flag_tiny_scales(void **state)
     /* The range is widened to include 0: [2, 17] acts as [0, 17]. */
     assert_int_equal(quant_param_ref(&spec, 2.0f, 17.0f, &s, &inv, &z), 0);
     assert_true(s == 17.0f / 15.0f && z == 0.0f);
-    /* Ranges past FLT_MAX are clamped, not infinite. */
+    /* Ranges wider than FLT_MAX are measured in double. */
     assert_int_equal(quant_param_ref(&spec, -FLT_MAX, FLT_MAX, &s, &inv, &z), 0);
-    assert_true(isfinite(s) && isfinite(inv));
+    assert_true(s == (float)(2.0 * FLT_MAX / 15.0));
+    assert_true(z == 8.0f);
+    spec_of("int8:tensor:asym", &spec);
+    assert_int_equal(quant_param_ref(&spec, -3e38f, 3e38f, &s, &inv, &z), 0);
+    assert_true(s == (float)(((double)3e38f + (double)3e38f) / 255.0));
+    assert_true(z == 128.0f);
 }
 
 /* ---- Vector kernels against the reference kernels ---- */
 
-/* Random segment ranges: ordinary, zero, tiny, huge. */
+/* Random segment ranges: ordinary, zero, tiny, huge, up to FLT_MAX. */
 static void
 random_range(float *lo, float *hi)
 {
@@ -307,6 +347,8 @@ random_range(float *lo, float *hi)
         *hi = 3e37f, *lo = -FLT_MAX;
     else if (r == 4)
         *hi = rng_uniform(1e-9f, 1e-4f), *lo = -*hi;
+    else if (r == 5)
+        *hi = FLT_MAX, *lo = -3e38f;     /* hi - lo and qmax * scale pass FLT_MAX */
 }
 
 static void
@@ -332,17 +374,18 @@ check_params(const struct quant_ops *ops, const char *text)
     }
 }
 
-/* Largest data magnitude: the vector kernels sum squares in float32,
- * which must not overflow (the trial reruns such data with the reference
- * kernels). */
-#define DATA_MAX 1e18f
+/* Largest data magnitude of the range search test: the search sums
+ * float32 squares, which must not overflow.  The kernels take data up to
+ * FLT_MAX. */
+#define SEARCH_DATA_MAX 1e18f
 
 /* Data for one segment with parameters (s, inv, z): random values within
- * and beyond the range, exact ties of the integer grid, zeros. */
+ * and beyond the range, exact ties of the integer grid, zeros; none
+ * beyond +-"limit". */
 static void
-random_data(float *x, size_t n, float scale, float range)
+random_data(float *x, size_t n, float scale, float range, float limit)
 {
-    range = fminf(range, DATA_MAX);
+    range = fminf(range, limit);
     for (size_t i = 0; i < n; i++) {
         uint32_t r = rng_next() % 8;
 
@@ -355,7 +398,7 @@ random_data(float *x, size_t n, float scale, float range)
             x[i] = (rng_next() & 1) ? 0.0f : -0.0f;
         else if (r == 3)
             x[i] = rng_wide() * range;
-        x[i] = fmaxf(fminf(x[i], 1.5f * DATA_MAX), -1.5f * DATA_MAX);
+        x[i] = fmaxf(fminf(x[i], limit), -limit);
     }
 }
 
@@ -387,17 +430,17 @@ check_run(const struct quant_ops *ops, const char *text, size_t n)
     }
     random_range(&lo, &hi);
     quant_param_ref(&spec, lo, hi, &s, &inv, &z);
-    random_data(x, n, s, fmaxf(hi, -lo));
+    random_data(x, n, s, fmaxf(hi, -lo), FLT_MAX);
     quant_ops_ref.quant_run(&spec, x, n, s, inv, z, deq[0], code[0], &sums[0]);
     ops->quant_run(&spec, x, n, s, inv, z, deq[1], code[1], &sums[1]);
     snprintf(what, sizeof(what), "%s run %s n=%zu scale %a", ops->name, text, n, s);
     compare_outputs(what, deq[0], deq[1], code[0], code[1], x, n);
-    assert_sums_close(&sums[1], &sums[0], n, what);
+    assert_sums_close(&sums[1], &sums[0], what);
 
     /* Metrics only: the same sums without outputs. */
     memset(&sums[1], 0, sizeof(sums[1]));
     ops->quant_run(&spec, x, n, s, inv, z, NULL, NULL, &sums[1]);
-    assert_sums_close(&sums[1], &sums[0], n, what);
+    assert_sums_close(&sums[1], &sums[0], what);
     for (int k = 0; k < 2; k++) {
         free(deq[k]);
         free(code[k]);
@@ -431,7 +474,7 @@ check_cols(const struct quant_ops *ops, const char *text, size_t rows, size_t wi
         random_range(&lo, &hi);
         quant_param_ref(&spec, lo, hi, &s, &inv, &z);
         for (size_t r = 0; r < rows; r++)
-            random_data(&x[r * stride + j], 1, s, fmaxf(hi, -lo));
+            random_data(&x[r * stride + j], 1, s, fmaxf(hi, -lo), FLT_MAX);
     }
 
     /* Ranges, then parameters and codes: reference against vector. */
@@ -447,7 +490,7 @@ check_cols(const struct quant_ops *ops, const char *text, size_t rows, size_t wi
     ops->quant_cols(&spec, x, rows, width, stride, p[0][0], p[0][1], p[0][2], deq[1], code[1],
                     &sums[1]);
     compare_outputs(what, deq[0], deq[1], code[0], code[1], x, n);
-    assert_sums_close(&sums[1], &sums[0], n, what);
+    assert_sums_close(&sums[1], &sums[0], what);
 
     /* The fused kernel finds the same parameters and codes in one call. */
     if (!ops->fused_cols)
@@ -462,7 +505,7 @@ check_cols(const struct quant_ops *ops, const char *text, size_t rows, size_t wi
         assert_true(same_bits(p[0][0][j], p[1][0][j]) && same_bits(p[0][1][j], p[1][1][j])
                     && p[0][2][j] == p[1][2][j]);
     compare_outputs(what, deq[0], deq[1], code[0], code[1], x, n);
-    assert_sums_close(&sums[1], &sums[0], n, what);
+    assert_sums_close(&sums[1], &sums[0], what);
 
 done:
     for (int k = 0; k < 2; k++) {
@@ -557,7 +600,7 @@ vector_casts_match_reference(void **state)
             quant_ops_ref.cast_run(&spec, x, N, deq[0], code[0], &sums[0]);
             ops->cast_run(&spec, x, N, deq[1], code[1], &sums[1]);
             compare_outputs(casts[c], deq[0], deq[1], code[0], code[1], x, N);
-            assert_sums_close(&sums[1], &sums[0], N, casts[c]);
+            assert_sums_close(&sums[1], &sums[0], casts[c]);
         }
     }
 }
@@ -582,7 +625,7 @@ search_sums_agree_across_isas(void **state)
 
             random_range(&lo, &hi);
             quant_param_ref(&spec, lo, hi, &s, &inv, &z);
-            random_data(v, n, s, fmaxf(hi, -lo));
+            random_data(v, n, s, fmaxf(hi, -lo), SEARCH_DATA_MAX);
             for (size_t i = 0; i < n; i++) {
                 double e = (double)v[i] - quant_element_ref(&spec, v[i], s, inv, z, &code);
 
@@ -612,6 +655,7 @@ main(void)
         cmocka_unit_test(casts_match_dtype_conversion),
         cmocka_unit_test(nf4_index_is_nearest_level),
         cmocka_unit_test(half_rounding_of_scales),
+        cmocka_unit_test(half_rounding_up_of_scales),
         cmocka_unit_test(params_flag_tiny_scales),
         cmocka_unit_test(vector_params_match_reference),
         cmocka_unit_test(vector_runs_match_reference),

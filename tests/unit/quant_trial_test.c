@@ -29,8 +29,9 @@ assert_double_near(double got, double want, double tolerance)
         fail_msg("%.17g, expected %.17g (tolerance %g)", got, want, tolerance);
 }
 
-/* The vector kernels square float32 differences before summing in double. */
-#define FAST_SUM_TOLERANCE 1e-6
+/* The vector kernels add the same exact double products as the reference,
+ * in another order. */
+#define FAST_SUM_TOLERANCE 1e-12
 
 /* One trial with every output written. */
 struct run {
@@ -581,12 +582,14 @@ assert_same_run(const struct run *a, const struct run *b, size_t n, int exact_su
         assert_true(ma->dot == mb->dot);
         assert_true(ma->deq_energy == mb->deq_energy);
     } else {
-        assert_relative(ma->sum_sq_err, mb->sum_sq_err, 1e-6);
-        assert_relative(ma->signal_energy, mb->signal_energy, 1e-6);
-        assert_relative(ma->dot, mb->dot, 1e-6);
+        assert_relative(ma->sum_sq_err, mb->sum_sq_err, FAST_SUM_TOLERANCE);
+        assert_relative(ma->signal_energy, mb->signal_energy, FAST_SUM_TOLERANCE);
+        assert_relative(ma->dot, mb->dot, FAST_SUM_TOLERANCE);
+        assert_relative(ma->deq_energy, mb->deq_energy, FAST_SUM_TOLERANCE);
+        assert_true(ma->cosine <= 1.0 && mb->cosine <= 1.0);
     }
-    /* The vector kernels compute w - w' in float32, the reference in double. */
-    assert_relative(ma->max_abs_err, mb->max_abs_err, exact_sums ? 0.0 : 1.2e-7);
+    /* Every kernel computes w - w' in double. */
+    assert_true(ma->max_abs_err == mb->max_abs_err);
 }
 
 static void
@@ -753,6 +756,174 @@ mse_range_never_worse_than_minmax(void **state)
     free(x);
 }
 
+/* ---- Extreme ranges, stored scales and sums ---- */
+
+/* Run "text" over "x" with the fast kernels and again with the reference
+ * kernels; the fast run must not have fallen back to the reference. */
+static void
+run_both(const char *text, const struct qs_quant_layout *l, const float *x, struct run out[2])
+{
+    out[0] = run_trial(text, l, x, 1, 0);
+    out[1] = run_trial(text, l, x, 1, 1);
+    assert_string_equal(out[0].result.isa, qs_quant_isa());
+    assert_codes(out[0].codes, out[1].codes, (size_t)l->count);
+    assert_floats(out[0].deq, out[1].deq, (size_t)l->count);
+}
+
+static void
+sym_dequantization_saturates_at_flt_max(void **state)
+{
+    /* absmax FLT_MAX: the scale fl(FLT_MAX / qmax) times qmax rounds to
+     * +inf in float32; saturated, it gives FLT_MAX back exactly. */
+    static const char *const configs[] = { "int8:tensor:sym", "int16:tensor:sym",
+                                           "int8:channel:sym", "int8:g2:sym:scale=fp32",
+                                           "fp8e4m3:tensor", "fp8e5m2:tensor" };
+    const float x[] = { FLT_MAX, -FLT_MAX };
+    struct qs_quant_layout l = layout_2d(2, 1, 1, 0);
+
+    (void)state;
+    for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++) {
+        struct run r[2];
+
+        run_both(configs[c], &l, x, r);
+        for (int k = 0; k < 2; k++) {
+            const struct qs_quant_metrics *m = &r[k].result.metrics;
+
+            if (!(r[k].deq[0] == FLT_MAX && r[k].deq[1] == -FLT_MAX))
+                fail_msg("%s (%s): dequantized %.9g %.9g, expected +-FLT_MAX", configs[c],
+                         r[k].result.isa, r[k].deq[0], r[k].deq[1]);
+            assert_true(m->exact);
+            assert_true(m->mse == 0.0 && m->max_abs_err == 0.0);
+            assert_true(isinf(m->sqnr_db) && m->sqnr_db > 0);
+            assert_true(m->cosine == 1.0);
+        }
+        run_free(&r[0]);
+        run_free(&r[1]);
+    }
+}
+
+static void
+asym_range_wider_than_flt_max(void **state)
+{
+    /* MatMul B [[3e38], [-3e38]]: the range 6e38 overflows float32 but
+     * not double, so the scale is fl(6e38 / 255) = 2.3529e36.  The zero
+     * point rint(127.5) = 128 puts both ends half a step away:
+     * 3e38 -> code 255 = 127 steps, -3e38 -> code 0 = -128 steps. */
+    const float x[] = { 3e38f, -3e38f };
+    struct qs_quant_layout l = layout_2d(2, 1, 1, 0);
+    float scale = (float)(((double)3e38f + (double)3e38f) / 255.0);
+    struct run r[2];
+
+    (void)state;
+    run_both("int8:tensor:asym", &l, x, r);
+    for (int k = 0; k < 2; k++) {
+        const struct qs_quant_metrics *m = &r[k].result.metrics;
+
+        assert_true(r[k].scales[0] == scale);
+        assert_int_equal(r[k].zero_points[0], 128);
+        assert_int_equal(r[k].codes[0], 255);
+        assert_int_equal(r[k].codes[1], 0);
+        /* Half a step, give or take the rounding of 3e38f and of the scale. */
+        assert_relative(m->max_abs_err, 0.5 * scale, 1e-4);
+        /* Energy 1.8e77 over twice (scale / 2)^2: about 48.13 dB. */
+        assert_double_near(m->sqnr_db, 10 * log10(2 * 9e76 / (2 * 0.25 * scale * scale)), 1e-3);
+    }
+    run_free(&r[0]);
+    run_free(&r[1]);
+}
+
+/* Smallest fp16 value >= v for v in [2^-13, 2^-12), where fp16 steps by 2^-23. */
+static float
+half_up_binade_13(float v)
+{
+    assert_true(v >= 0x1p-13f && v < 0x1p-12f);
+    return ceilf(v * 0x1p23f) * 0x1p-23f;
+}
+
+static void
+fp16_group_scales_round_up(void **state)
+{
+    /* int16 g4 with absmax 5.0016: fl(5.0016 / 32767) = 1280.45 * 2^-23
+     * rounds to the nearest fp16 1280 * 2^-23, and 5.0016 would need code
+     * 32778 > 32767.  Rounded up to 1281 * 2^-23 it is not clipped. */
+    const float x[] = { 5.0016f, -5.0016f, 2.5f, 1.0f };
+    struct qs_quant_layout l = layout_2d(4, 1, 1, 0);
+    float exact = 5.0016f / 32767.0f;
+    struct run r[2];
+
+    (void)state;
+    run_both("int16:g4:sym", &l, x, r);
+    for (int k = 0; k < 2; k++) {
+        assert_true(r[k].scales[0] == half_up_binade_13(exact));
+        assert_true(r[k].scales[0] > exact);
+        for (int i = 0; i < 4; i++) {
+            assert_true(abs(r[k].codes[i]) < 32767);
+            if (!(fabs((double)x[i] - r[k].deq[i]) <= 0.5 * r[k].scales[0]))
+                fail_msg("element %d: %.9g dequantized to %.9g, more than half a step off",
+                         i, x[i], r[k].deq[i]);
+        }
+    }
+    run_free(&r[0]);
+    run_free(&r[1]);
+}
+
+static void
+fp16_group_scales_match_fp32_scales(void **state)
+{
+    /* With 16-bit codes, storing group scales as fp16 costs about nothing
+     * once no absmax is clipped: the SQNR stays within a few tenths of a
+     * dB of fp32 scales (it was about 5 dB below when scales were rounded
+     * to nearest). */
+    static const char *const pairs[][2] = {
+        { "int16:g128:sym", "int16:g128:sym:scale=fp32" },
+        { "int16:g128:asym", "int16:g128:asym:scale=fp32" },
+        { "int16:g32:sym", "int16:g32:sym:scale=fp32" },
+    };
+    struct qs_quant_layout l = layout_2d(1024, 16, 1, 0);
+    float *x = normal_tensor(l.count, 51);
+
+    (void)state;
+    for (size_t p = 0; p < sizeof(pairs) / sizeof(pairs[0]); p++) {
+        struct run half = run_trial(pairs[p][0], &l, x, 2, 0);
+        struct run full = run_trial(pairs[p][1], &l, x, 2, 0);
+        double loss = full.result.metrics.sqnr_db - half.result.metrics.sqnr_db;
+
+        if (!(loss < 0.3))
+            fail_msg("%s: SQNR %.4f dB, %.4f dB below fp32 scales", pairs[p][0],
+                     half.result.metrics.sqnr_db, loss);
+        run_free(&half);
+        run_free(&full);
+    }
+    free(x);
+}
+
+static void
+fast_sums_match_float64_definition(void **state)
+{
+    /* Eight floats whose fp16 cast gave cosine 1.0000000119 and energy
+     * 4.2796346657 when the vector kernels summed float products.  The
+     * float64 definition gives 0.9999999932268435 and 4.279634811908669. */
+    static const uint32_t bits[] = { 0x3f996f32, 0x3ea1d69a, 0xbf1cce2c, 0xbec44374,
+                                     0x3e430553, 0xbfbaecfe, 0x3e09d525, 0x3e3be6de };
+    static const char *const isas[] = { "avx512", "avx2", "x86-64" };
+    float x[8];
+    struct qs_quant_layout l = layout_2d(1, 8, -1, -1);
+
+    (void)state;
+    memcpy(x, bits, sizeof(x));
+    for (size_t i = 0; i < sizeof(isas) / sizeof(isas[0]); i++) {
+        struct run r;
+
+        assert_int_equal(qs_quant_set_isa(isas[i]), QS_OK);
+        r = run_trial("fp16", &l, x, 1, 0);
+        assert_true(r.result.metrics.cosine <= 1.0);
+        assert_relative(r.result.metrics.cosine, 0.9999999932268435, 1e-15);
+        assert_relative(r.result.metrics.signal_energy, 4.279634811908669, 1e-15);
+        run_free(&r);
+    }
+    assert_int_equal(qs_quant_set_isa(NULL), QS_OK);
+}
+
 int
 main(void)
 {
@@ -777,6 +948,11 @@ main(void)
         cmocka_unit_test(error_falls_as_bits_rise),
         cmocka_unit_test(finer_granularity_never_worse),
         cmocka_unit_test(mse_range_never_worse_than_minmax),
+        cmocka_unit_test(sym_dequantization_saturates_at_flt_max),
+        cmocka_unit_test(asym_range_wider_than_flt_max),
+        cmocka_unit_test(fp16_group_scales_round_up),
+        cmocka_unit_test(fp16_group_scales_match_fp32_scales),
+        cmocka_unit_test(fast_sums_match_float64_definition),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

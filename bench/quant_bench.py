@@ -5,9 +5,9 @@ Usage: quant_bench.py WEIGHTS.npy RUNS CONFIG...
 WEIGHTS.npy is a float32 MatMul B weight [K, N] (channel axis 1, group
 axis 0).  For each CONFIG (int8:tensor:sym, int8:channel:sym,
 int4:g128:asym, nf4:b64) this quantizes the weight with the arithmetic
-qscope defines (float32 scale, code = rint(w * (1 / scale)), round half to
-even), measures MSE, SQNR and max absolute error in float64, and prints
-one line per CONFIG:
+qscope defines (float32 scale, asym range in float64, fp16 scales rounded
+up, code = rint(w * (1 / scale)), round half to even), measures MSE, SQNR
+and max absolute error in float64, and prints one line per CONFIG:
 
     CONFIG WALL_GB_PER_S CPU_GB_PER_S MSE SQNR_DB MAX_ABS_ERR
 
@@ -33,13 +33,19 @@ NF4_LEVELS = np.array([
 NF4_MID = (NF4_LEVELS[:-1] + NF4_LEVELS[1:]) / F32(2)
 
 
+def half_up(scale):
+    """The smallest fp16 value >= each float32 scale (0 < scale <= 65504)."""
+    half = scale.astype(np.float16)
+    half = np.where(half.astype(F32) < scale, np.nextafter(half, np.float16(np.inf)), half)
+    return half.astype(F32)
+
+
 def finish_scale(scale, fp16):
-    """Apply qscope's scale rules: flag scales below FLT_MIN, round fp16 scales."""
+    """Apply qscope's scale rules: flag scales below FLT_MIN, round fp16 scales up."""
     scale = np.minimum(scale, np.finfo(np.float32).max)
     flagged = ~(scale >= FLT_MIN)
     if fp16:
-        scale = np.minimum(scale, F32(65504)).astype(np.float16).astype(F32)
-        flagged |= scale == 0
+        scale = half_up(np.where(flagged, F32(1), np.minimum(scale, F32(65504))))
     scale = np.where(flagged, F32(1), scale)
     inv = np.where(flagged, F32(0), F32(1) / scale)
     return scale, inv
@@ -65,7 +71,9 @@ def int4_g128(w):
     g = w.reshape(k // 128, 128, n)
     lo = np.minimum(g.min(axis=1, keepdims=True), F32(0))
     hi = np.maximum(g.max(axis=1, keepdims=True), F32(0))
-    scale, inv = finish_scale((hi - lo) / F32(15), fp16=True)
+    # The range is taken in float64, where hi - lo cannot overflow.
+    scale = ((hi.astype(np.float64) - lo.astype(np.float64)) / 15.0).astype(F32)
+    scale, inv = finish_scale(scale, fp16=True)
     zero = np.clip(np.rint(-lo / scale), F32(0), F32(15))
     zero = np.where(inv == 0, F32(0), zero)
     q = np.clip(np.rint(g * inv) + zero, F32(0), F32(15))

@@ -48,9 +48,8 @@ parse_seed(const struct qs_cli *cli, const char *text, uint64_t *seed)
     return 0;
 }
 
-/* Fill "spec" from the options; returns 0 or the usage exit status. */
-static int
-input_spec(const struct act_cmd *ac, struct qs_input_spec *spec)
+int
+act_cmd_input_spec(const struct act_cmd *ac, struct qs_input_spec *spec)
 {
     const struct qs_cli *cli = &ac->cli;
     const char *dist = cli->values[ACT_OPT_DIST];
@@ -87,7 +86,7 @@ act_cmd_open(struct act_cmd *ac)
     struct qs_input_spec spec;
     enum qs_status status;
 
-    if (input_spec(ac, &spec) != 0)
+    if (act_cmd_input_spec(ac, &spec) != 0)
         return QS_USAGE;
     status = weight_cmd_open(&ac->cli, path, &ac->diag, &ac->wm);
     if (status != QS_OK)

@@ -73,6 +73,14 @@ int act_cmd_parse(struct act_cmd *ac, const struct qs_command *command,
                   const struct qs_cli_spec *spec, int with_layer, int argc, char **argv);
 
 /*
+ * Fill "spec" from the parsed input options (--input, --data, --random,
+ * --seed, --dist, --shape, --range), checking the numbers and that --seed
+ * and --dist come with --random.  "spec" borrows the strings of "ac".
+ * Returns 0, or the usage exit status after saying what is wrong.
+ */
+int act_cmd_input_spec(const struct act_cmd *ac, struct qs_input_spec *spec);
+
+/*
  * Load the model and its layers, create the interpreter (which names
  * every op it lacks) and read and check the samples.  Returns the status
  * that stops the command, with the problems in ac->diag.

@@ -387,29 +387,6 @@ layer_act_toggle(struct qs_view *view)
 
 /* ---- export ---- */
 
-/* "DIR/MODEL.KEY.x-channels" (or ".x-hist") with the key's unsafe characters replaced. */
-static char *
-export_base(const struct qs_ui *ui, const char *key, int kind)
-{
-    const char *slash = strrchr(ui->path, '/');
-    const char *name = slash ? slash + 1 : ui->path;
-    size_t stem = strlen(name) > 5 && strcmp(name + strlen(name) - 5, ".onnx") == 0
-                  ? strlen(name) - 5 : strlen(name);
-    char *dir = qs_ui_output_dir(ui);
-    char *safe = qs_strdup(key);
-    char *base;
-
-    for (char *p = safe; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '.' || *p == '-' || *p == '_'))
-            *p = '_';
-    base = qs_asprintf("%s/%.*s.%s.%s", dir, (int)stem, name, safe,
-                       kind == PLOT_RANGE ? "x-channels" : "x-hist");
-    free(dir);
-    free(safe);
-    return base;
-}
-
 void
 layer_act_export(struct qs_view *view)
 {
@@ -430,7 +407,7 @@ layer_act_export(struct qs_view *view)
                                      : "|x| histogram (log counts)");
     qs_plot_quote(title, quoted, sizeof(quoted));
     script = lv->focus == PLOT_RANGE ? channels_script(view, quoted) : hist_script(view, quoted);
-    base = export_base(ui, key, lv->focus);
+    base = qs_plot_export_base(ui, key, lv->focus == PLOT_RANGE ? "x-channels" : "x-hist");
     qs_plot_export_ask(ui, base, script);
     free(base);
 }

@@ -8,10 +8,8 @@
 #include "config.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "display.h"
 #include "layer_view.h"
@@ -36,34 +34,6 @@ layer_plots_reset(struct layer_view *lv)
 
 /* ---- scripts ---- */
 
-/* A growing script text. */
-struct script {
-    char *text;
-    size_t len;
-    size_t cap;
-};
-
-static void
-script_add(struct script *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-script_add(struct script *s, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(s->text ? s->text + s->len : NULL, s->text ? s->cap - s->len : 0, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && s->text && s->len + (size_t)n < s->cap)
-            break;
-        s->cap = (s->cap + (size_t)n + 1) * 2;
-        s->text = qs_realloc(s->text, s->cap);
-    }
-    s->len += (size_t)n;
-}
-
 /* A channel whose range reaches past the outlier threshold of the whole layer. */
 static int
 outlier_channel(const struct qs_stats *st, uint64_t c)
@@ -87,70 +57,72 @@ mark_point(const char *title)
 static char *
 range_script(const struct qs_stats *st, const char *title)
 {
-    struct script s = { 0 };
+    struct qs_plot_script s = { 0 };
     uint64_t channels = st->layout.channels;
     int outliers = 0;
 
-    script_add(&s, "set border 3\nset tics nomirror scale 0.5\nunset key\nset format y '%%.2g'\n");
-    script_add(&s, "set xrange [-0.5:%llu.5]\n", (unsigned long long)channels - 1);
+    qs_plot_script_add(&s, "set border 3\nset tics nomirror scale 0.5\nunset key\n"
+                       "set format y '%%.2g'\n");
+    qs_plot_script_add(&s, "set xrange [-0.5:%llu.5]\n", (unsigned long long)channels - 1);
     if (title)
-        script_add(&s, "set title %s\nset xlabel 'output channel'\n", title);
-    script_add(&s, "$r << EOD\n");
+        qs_plot_script_add(&s, "set title %s\nset xlabel 'output channel'\n", title);
+    qs_plot_script_add(&s, "$r << EOD\n");
     for (uint64_t c = 0; c < channels; c++)
         if (!isnan(st->channel_min[c]))
-            script_add(&s, "%llu %.9g %.9g\n", (unsigned long long)c, st->channel_min[c],
-                       st->channel_max[c]);
-    script_add(&s, "EOD\n$o << EOD\n");
+            qs_plot_script_add(&s, "%llu %.9g %.9g\n", (unsigned long long)c,
+                               st->channel_min[c], st->channel_max[c]);
+    qs_plot_script_add(&s, "EOD\n$o << EOD\n");
     for (uint64_t c = 0; c < channels; c++)
         if (!isnan(st->channel_min[c]) && outlier_channel(st, c)) {
-            script_add(&s, "%llu %.9g %.9g\n", (unsigned long long)c, st->channel_min[c],
-                       st->channel_max[c]);
+            qs_plot_script_add(&s, "%llu %.9g %.9g\n", (unsigned long long)c,
+                               st->channel_min[c], st->channel_max[c]);
             outliers++;
         }
-    script_add(&s, "EOD\nplot $r using 1:3 with impulses lc rgb '#3fa0ff', "
-                   "$r using 1:2 with impulses lc rgb '#3fa0ff'");
+    qs_plot_script_add(&s, "EOD\nplot $r using 1:3 with impulses lc rgb '#3fa0ff', "
+                       "$r using 1:2 with impulses lc rgb '#3fa0ff'");
     if (outliers)
-        script_add(&s, ", $o using 1:3 with points pt %s lc rgb 'red', "
-                       "$o using 1:2 with points pt %s lc rgb 'red'", mark_point(title),
-                   mark_point(title));
-    script_add(&s, "\n");
+        qs_plot_script_add(&s, ", $o using 1:3 with points pt %s lc rgb 'red', "
+                           "$o using 1:2 with points pt %s lc rgb 'red'", mark_point(title),
+                           mark_point(title));
+    qs_plot_script_add(&s, "\n");
     return s.text;
 }
 
 /* A vertical mark at "x" when it lies inside the plotted range. */
 static void
-mark(struct script *s, const struct qs_hist *h, double x, const char *color)
+mark(struct qs_plot_script *s, const struct qs_hist *h, double x, const char *color)
 {
     if (isfinite(x) && x > h->lo && x < h->hi)
-        script_add(s, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead lc rgb '%s' dt 2\n", x,
-                   x, color);
+        qs_plot_script_add(s, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead "
+                           "lc rgb '%s' dt 2\n", x, x, color);
 }
 
 static char *
 hist_script(const struct qs_stats *st, const struct layer_view *lv, const char *title)
 {
     const struct qs_hist *h = &st->hist;
-    struct script s = { 0 };
+    struct qs_plot_script s = { 0 };
     double k = st->options.outlier_k * st->std;
 
-    script_add(&s, "set border 3\nset tics nomirror scale 0.5\nunset key\nset logscale y\n");
-    script_add(&s, "set format x '%%.2g'\nset yrange [0.8:*]\nset xrange [%.9g:%.9g]\n", h->lo,
-               h->hi > h->lo ? h->hi : h->lo + 1);
+    qs_plot_script_add(&s, "set border 3\nset tics nomirror scale 0.5\nunset key\n"
+                       "set logscale y\n");
+    qs_plot_script_add(&s, "set format x '%%.2g'\nset yrange [0.8:*]\nset xrange [%.9g:%.9g]\n",
+                       h->lo, h->hi > h->lo ? h->hi : h->lo + 1);
     if (title)
-        script_add(&s, "set title %s\nset xlabel 'value'\nset ylabel 'count'\n", title);
+        qs_plot_script_add(&s, "set title %s\nset xlabel 'value'\nset ylabel 'count'\n", title);
     mark(&s, h, st->mean - k, "orange");
     mark(&s, h, st->mean + k, "orange");
     if (lv->clip_known) {
         mark(&s, h, lv->clip_lo, "red");
         mark(&s, h, lv->clip_hi, "red");
     }
-    script_add(&s, "$h << EOD\n");
+    qs_plot_script_add(&s, "$h << EOD\n");
     for (size_t i = 0; i < h->bins; i++)
-        script_add(&s, "%.9g %llu\n", (qs_hist_edge(h, i) + qs_hist_edge(h, i + 1)) / 2,
-                   (unsigned long long)h->counts[i]);
+        qs_plot_script_add(&s, "%.9g %llu\n", (qs_hist_edge(h, i) + qs_hist_edge(h, i + 1)) / 2,
+                           (unsigned long long)h->counts[i]);
     /* Bars in files; in text, boxes would fill the plot with their outlines. */
-    script_add(&s, "EOD\nplot $h using 1:($2 > 0 ? $2 : 1/0) with %s lc rgb '#3fa0ff'\n",
-               title ? "boxes fill solid 0.8 noborder" : "impulses lw 2");
+    qs_plot_script_add(&s, "EOD\nplot $h using 1:($2 > 0 ? $2 : 1/0) with %s lc rgb '#3fa0ff'\n",
+                       title ? "boxes fill solid 0.8 noborder" : "impulses lw 2");
     return s.text;
 }
 
@@ -251,33 +223,6 @@ submit_plot(struct qs_view *view, const struct qs_stats *st, int kind, int cols,
 
 /* ---- drawing ---- */
 
-static void
-draw_text_image(const struct qs_plot_image *image, struct qs_frame *frame, int top, int left,
-                int lines)
-{
-    for (int y = 0; y < lines && y < image->lines; y++) {
-        struct qs_row *row = &frame->rows[top + y];
-        const struct qs_row *src = &image->rows[y];
-
-        qs_row_pad(row, (size_t)left);
-        /* Copy the row span by span so the colours survive. */
-        for (size_t pos = 0, i = 0; pos < src->len; i++) {
-            size_t start = i < src->n_spans ? src->spans[i].start : src->len;
-            char piece[512];
-
-            if (start > pos) {
-                snprintf(piece, sizeof(piece), "%.*s", (int)(start - pos), src->text + pos);
-                qs_row_add(row, QS_STYLE_NORMAL, piece);
-            }
-            if (i >= src->n_spans)
-                break;
-            snprintf(piece, sizeof(piece), "%.*s", (int)src->spans[i].len, src->text + start);
-            qs_row_add(row, src->spans[i].style, piece);
-            pos = start + src->spans[i].len;
-        }
-    }
-}
-
 /* The histogram as text bars: the fallback without gnuplot. */
 static void
 draw_text_hist(const struct qs_stats *st, struct qs_frame *frame, int top, int lines)
@@ -322,7 +267,7 @@ draw_one(struct qs_view *view, const struct qs_stats *st, int kind, struct qs_fr
     lv->plot_x[kind] = left;
     lv->plot_shown[kind] = 1;
     if (lv->images[kind].rows && !lv->sixel)
-        draw_text_image(&lv->images[kind], frame, top, left, lines);
+        qs_plot_image_draw(&lv->images[kind], frame, top, left, lines);
     else if (!lv->images[kind].sixel)
         qs_row_addf(&frame->rows[top + lines / 2], QS_STYLE_DIM, "%*sdrawing%s",
                     left + cols / 3, "", qs_glyphs.ellipsis);
@@ -392,135 +337,29 @@ qs_layer_view_after_paint(struct qs_ui *ui)
 
 /* ---- export ---- */
 
-struct export_job {
-    struct qs_job base;
-    struct qs_plot *plot;
-    char *script;
-    char *png;
-    char *svg;
-    int force;
-    enum qs_status status;
-    struct qs_diag diag;
-};
-
-static void
-export_job_run(struct qs_job *base)
-{
-    struct export_job *job = (struct export_job *)base;
-
-    job->status = qs_plot_export(job->plot, job->script, job->png, job->svg, job->force,
-                                 &job->diag);
-}
-
-static void
-export_job_done(struct qs_job *base, void *ctx)
-{
-    struct export_job *job = (struct export_job *)base;
-
-    if (job->status == QS_OK)
-        qs_ui_message(ctx, "wrote %s and %s", job->png, job->svg);
-    else
-        qs_ui_error_diag(ctx, &job->diag);
-}
-
-static void
-export_job_free(struct qs_job *base)
-{
-    struct export_job *job = (struct export_job *)base;
-
-    free(job->script);
-    free(job->png);
-    free(job->svg);
-    qs_diag_done(&job->diag);
-    free(job);
-}
-
-static const struct qs_job_ops export_job_ops = {
-    .name = "export", .run = export_job_run, .done = export_job_done, .free = export_job_free,
-};
-
-/* "DIR/MODEL.KEY.KIND" with the key's unsafe characters replaced. */
-static char *
-export_base(const struct qs_ui *ui, const char *key, int kind)
-{
-    const char *slash = strrchr(ui->path, '/');
-    const char *name = slash ? slash + 1 : ui->path;
-    size_t stem = strlen(name) > 5 && strcmp(name + strlen(name) - 5, ".onnx") == 0
-                  ? strlen(name) - 5 : strlen(name);
-    char *dir = qs_ui_output_dir(ui);
-    char *safe = qs_strdup(key);
-    char *base;
-
-    for (char *p = safe; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '.' || *p == '-' || *p == '_'))
-            *p = '_';
-    base = qs_asprintf("%s/%.*s.%s.%s", dir, (int)stem, name, safe,
-                       kind == PLOT_RANGE ? "range" : "hist");
-    free(dir);
-    free(safe);
-    return base;
-}
-
-static void
-export_submit(struct qs_view *view, int force)
-{
-    struct layer_view *lv = view->priv;
-    struct qs_ui *ui = view->ui;
-    const struct qs_layer *layer = &ui->layers->items[lv->layer];
-    struct export_job *job = qs_calloc(1, sizeof(*job));
-    char *base = export_base(ui, layer->key, lv->focus);
-    char title[600], quoted[700];
-
-    job->base.ops = &export_job_ops;
-    job->plot = ui->plot;
-    snprintf(title, sizeof(title), "%s: %s", layer->key,
-             lv->focus == PLOT_RANGE ? "range per output channel" : "histogram (log counts)");
-    job->script = plot_script(view, &ui->info[lv->layer].stats, lv->focus,
-                              qs_plot_quote(title, quoted, sizeof(quoted)));
-    job->png = qs_asprintf("%s.png", base);
-    job->svg = qs_asprintf("%s.svg", base);
-    job->force = force;
-    qs_diag_init(&job->diag);
-    free(base);
-    qs_ui_submit(ui, &job->base, QS_LANE_PLOT, -1);
-    qs_ui_message(ui, "exporting %s and %s", job->png, job->svg);
-}
-
-static void
-replace_answer(struct qs_ui *ui, int yes, void *arg)
-{
-    (void)arg;
-    if (yes)
-        export_submit(&ui->views[QS_VIEW_LAYER], 1);
-    else
-        qs_ui_message(ui, "nothing exported");
-}
-
 void
 layer_plot_export(struct qs_view *view)
 {
     struct layer_view *lv = view->priv;
     struct qs_ui *ui = view->ui;
-    char *base, *png, *svg, question[1024];
-    struct stat st;
-    int exists;
+    const struct qs_stats *st = NULL;
+    char title[600], quoted[700];
+    const char *key;
+    char *base, *script;
 
-    if (qs_plot_error(ui->plot) || !qs_ui_layer_stats(ui, lv->layer)) {
+    /* The statistics are asked for (and queued) only when gnuplot works. */
+    if (!qs_plot_error(ui->plot))
+        st = qs_ui_layer_stats(ui, lv->layer);
+    if (!st) {
         qs_ui_error(ui, "no plot to export%s%s", qs_plot_error(ui->plot) ? ": " : " yet",
                     qs_plot_error(ui->plot) ? qs_plot_error(ui->plot) : "");
         return;
     }
-    base = export_base(ui, ui->layers->items[lv->layer].key, lv->focus);
-    png = qs_asprintf("%s.png", base);
-    svg = qs_asprintf("%s.svg", base);
-    exists = stat(png, &st) == 0 || stat(svg, &st) == 0;
-    snprintf(question, sizeof(question), "%s or %s exists. Replace?", png, svg);
+    key = ui->layers->items[lv->layer].key;
+    snprintf(title, sizeof(title), "%s: %s", key,
+             lv->focus == PLOT_RANGE ? "range per output channel" : "histogram (log counts)");
+    script = plot_script(view, st, lv->focus, qs_plot_quote(title, quoted, sizeof(quoted)));
+    base = qs_plot_export_base(ui, key, lv->focus == PLOT_RANGE ? "range" : "hist");
+    qs_plot_export_ask(ui, base, script);
     free(base);
-    free(png);
-    free(svg);
-    if (exists)
-        qs_ui_confirm(ui, question, replace_answer, NULL);
-    else
-        export_submit(view, 0);
 }

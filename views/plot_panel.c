@@ -221,6 +221,27 @@ replace_answer(struct qs_ui *ui, int yes, void *arg)
     export_job_free(&job->base);
 }
 
+char *
+qs_plot_export_base(const struct qs_ui *ui, const char *key, const char *suffix)
+{
+    const char *slash = strrchr(ui->path, '/');
+    const char *name = slash ? slash + 1 : ui->path;
+    size_t stem = strlen(name) > 5 && strcmp(name + strlen(name) - 5, ".onnx") == 0
+                  ? strlen(name) - 5 : strlen(name);
+    char *dir = qs_ui_output_dir(ui);
+    char *safe = qs_strdup(key);
+    char *base;
+
+    for (char *p = safe; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '-' || *p == '_'))
+            *p = '_';
+    base = qs_asprintf("%s/%.*s.%s.%s", dir, (int)stem, name, safe, suffix);
+    free(dir);
+    free(safe);
+    return base;
+}
+
 void
 qs_plot_export_ask(struct qs_ui *ui, const char *base, char *script)
 {

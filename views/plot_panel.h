@@ -5,8 +5,9 @@
  * queues a new plot, and the old image stays until the new one is there.
  * Also the PNG and SVG export of a plot, asking before it replaces files.
  *
- * NOTE: text only; the layer view's weight plots (layer_plot.c) also
- * draw sixel images and keep their own copy of this logic.
+ * NOTE: text only.  The layer view's weight plots (layer_plot.c) also
+ * draw sixel images, so they keep their own plot job.  They use the
+ * script, image and export functions here.
  */
 #ifndef QS_PLOT_PANEL_H
 #define QS_PLOT_PANEL_H
@@ -56,6 +57,14 @@ void qs_plot_panel_reset(struct qs_plot_panel *panel);
 /* Copy the text image "image" into "frame" at "top", "left", at most "lines" rows. */
 void qs_plot_image_draw(const struct qs_plot_image *image, struct qs_frame *frame, int top,
                         int left, int lines);
+
+/*
+ * Return the export path of a plot without its extension (caller frees):
+ * "DIR/MODEL.KEY.SUFFIX".  DIR is the browser's output folder and MODEL
+ * the model's file name less ".onnx".  KEY is "key" with every character
+ * other than letters, digits, '.', '-' and '_' replaced by '_'.
+ */
+char *qs_plot_export_base(const struct qs_ui *ui, const char *key, const char *suffix);
 
 /*
  * Write "script" (owned from now on) as BASE.png and BASE.svg in the

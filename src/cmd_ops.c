@@ -3,8 +3,9 @@
  * .onnx file under the given folders, and in how many models.
  *
  * Folders are walked recursively in sorted order.  Symbolic links are
- * followed, and a folder reached a second time (through a link loop or
- * two arguments) is skipped, so every file is counted once.
+ * followed.  A folder or file reached a second time (through a link, a
+ * link loop, a hard link or two arguments) is skipped, so every file is
+ * counted once.  Device and inode number identify a file.
  *
  * NOTE: models are loaded one after another; --threads does not apply.
  */
@@ -44,9 +45,17 @@ struct op_entry {
     size_t last_model;           /* 1-based number of the last model that used it */
 };
 
-struct folder_id {
+struct file_id {
     dev_t dev;
     ino_t ino;
+    int used;                    /* slot taken */
+};
+
+/* Files and folders seen so far: open addressing, linear probing, at most half full. */
+struct file_set {
+    struct file_id *slots;
+    size_t cap;                  /* a power of two, or 0 */
+    size_t count;
 };
 
 struct op_survey {
@@ -59,8 +68,7 @@ struct op_survey {
     size_t n_models;             /* models counted */
     uint64_t total;
     json_t *failed;              /* paths of models that failed to load */
-    struct folder_id *folders;   /* folders walked so far */
-    size_t n_folders;
+    struct file_set seen;        /* folders walked and models counted */
     struct qs_diag *diag;
 };
 
@@ -164,16 +172,60 @@ compare_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* True when the folder "st" was walked before; otherwise remember it. */
-static int
-folder_seen(struct op_survey *survey, const struct stat *st)
+/* Mix device and inode number into a slot index (splitmix64's finalizer). */
+static size_t
+file_id_hash(dev_t dev, ino_t ino)
 {
-    for (size_t i = 0; i < survey->n_folders; i++)
-        if (survey->folders[i].dev == st->st_dev && survey->folders[i].ino == st->st_ino)
-            return 1;
-    survey->folders = qs_reallocarray(survey->folders, survey->n_folders + 1,
-                                      sizeof(*survey->folders));
-    survey->folders[survey->n_folders++] = (struct folder_id){ st->st_dev, st->st_ino };
+    uint64_t h = (uint64_t)dev * 0x9e3779b97f4a7c15u ^ (uint64_t)ino;
+
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9u;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebu;
+    h ^= h >> 31;
+    return (size_t)h;
+}
+
+/* The slot of (dev, ino) in "set": its own, or the free one where it belongs. */
+static struct file_id *
+file_set_slot(const struct file_set *set, dev_t dev, ino_t ino)
+{
+    size_t mask = set->cap - 1;
+    size_t i = file_id_hash(dev, ino) & mask;
+
+    while (set->slots[i].used && (set->slots[i].dev != dev || set->slots[i].ino != ino))
+        i = (i + 1) & mask;
+    return &set->slots[i];
+}
+
+static void
+file_set_grow(struct file_set *set)
+{
+    struct file_set bigger = { .cap = set->cap ? set->cap * 2 : 64 };
+
+    bigger.slots = qs_calloc(bigger.cap, sizeof(*bigger.slots));
+    for (size_t i = 0; i < set->cap; i++)
+        if (set->slots[i].used)
+            *file_set_slot(&bigger, set->slots[i].dev, set->slots[i].ino) = set->slots[i];
+    bigger.count = set->count;
+    free(set->slots);
+    *set = bigger;
+}
+
+/* True when the file or folder "st" was seen before, else add it to the set. */
+static int
+file_seen(struct op_survey *survey, const struct stat *st)
+{
+    struct file_set *set = &survey->seen;
+    struct file_id *slot;
+
+    if (set->count + 1 > set->cap / 2)
+        file_set_grow(set);
+    slot = file_set_slot(set, st->st_dev, st->st_ino);
+    if (slot->used)
+        return 1;
+    *slot = (struct file_id){ st->st_dev, st->st_ino, 1 };
+    set->count++;
     return 0;
 }
 
@@ -241,10 +293,11 @@ survey_path(struct op_survey *survey, const char *path, int named)
     }
 
     if (S_ISDIR(st.st_mode)) {
-        if (!folder_seen(survey, &st))
+        if (!file_seen(survey, &st))
             survey_folder(survey, path);
     } else if (named || (S_ISREG(st.st_mode) && has_onnx_suffix(path))) {
-        survey_model(survey, path);
+        if (!file_seen(survey, &st))
+            survey_model(survey, path);
     }
 }
 
@@ -358,7 +411,7 @@ survey_done(struct op_survey *survey)
         free(survey->entries[i]);
     }
     free(survey->entries);
-    free(survey->folders);
+    free(survey->seen.slots);
     qs_strmap_free(survey->by_op);
     json_decref(survey->failed);
 }

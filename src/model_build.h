@@ -148,8 +148,9 @@ const char *qs_format_graph(const struct qs_graph *graph, char *buf, size_t size
 const char *qs_format_site(const struct qs_tensor_site *site, char *buf, size_t size);
 
 /*
- * A name from the file made safe for a message: control characters become
- * '?' and long names are cut with "...".  Returns "buf".
+ * A name from the file made safe for a message: control characters (C0,
+ * DEL and C1) and bytes that are not valid UTF-8 become '?', and long
+ * names are cut with "..." at a character boundary.  Returns "buf".
  */
 const char *qs_quote(const char *name, char *buf, size_t size);
 

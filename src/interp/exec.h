@@ -38,7 +38,7 @@ struct graph_plan {
     uint32_t *sorted_slot;
     unsigned char *is_const;         /* constant, or folded from constants */
     struct qs_rt_tensor **cache;     /* decoded constants */
-    struct node_plan *nodes;
+    struct node_plan *nodes;         /* in run order (topological), not graph order */
     uint32_t *in_slots;              /* graph->n_inputs */
     struct slot_ref *outs;           /* graph->n_outputs */
     size_t n_release;

@@ -5,6 +5,11 @@
  * of its graph that reads it, where a node holding a subgraph counts as a
  * reader of every outer value its subgraphs read (from the model's
  * consumer lists) or return.  Also the peak-memory estimate.
+ *
+ * A graph's nodes run in a topological order: graph order where the
+ * dependencies allow it, so an unsorted graph runs and a cycle is
+ * rejected.  gp->nodes[k] is the k-th node to run, and node positions in
+ * the freeing logic are positions in that order.
  */
 #include "config.h"
 #include "interp/exec.h"
@@ -72,52 +77,57 @@ ancestor_in(const struct qs_node *node, const struct qs_graph *g)
 
 /* Raise last_use[slot] for outer values of "g" named by outputs of graphs below "node". */
 static void
-mark_subgraph_outputs(struct graph_plan *gp, const struct qs_node *node, const struct qs_graph *sub,
+mark_subgraph_outputs(struct graph_plan *gp, long position, const struct qs_graph *sub,
                       long *last_use)
 {
     for (size_t i = 0; i < sub->n_outputs; i++) {
         const struct qs_value *v = sub->outputs[i];
         uint32_t slot = v && v->graph == gp->graph ? plan_slot(gp, v) : NO_SLOT;
 
-        if (slot != NO_SLOT && last_use[slot] < (long)node->index)
-            last_use[slot] = (long)node->index;
+        if (slot != NO_SLOT && last_use[slot] < position)
+            last_use[slot] = position;
     }
     for (size_t n = 0; n < sub->n_nodes; n++) {
         for (size_t s = 0; s < sub->nodes[n].n_subgraphs; s++)
-            mark_subgraph_outputs(gp, node, sub->nodes[n].subgraphs[s], last_use);
+            mark_subgraph_outputs(gp, position, sub->nodes[n].subgraphs[s], last_use);
     }
 }
 
-/* Last node of the graph that reads each value, from the model's consumer lists. */
+/*
+ * Position in the run order of the last node of the graph that reads each
+ * value, from the model's consumer lists; -1 for none.
+ */
 static void
-plan_last_uses(struct graph_plan *gp, long *last_use)
+plan_last_uses(struct graph_plan *gp, const size_t *position, long *last_use)
 {
     const struct qs_graph *g = gp->graph;
 
     for (size_t i = 0; i < gp->n_values; i++) {
         const struct qs_value *v = g->values[i];
 
-        last_use[i] = v->producer && v->producer->graph == g ? (long)v->producer->index : -1;
+        last_use[i] = -1;
+        if (v->producer && v->producer->graph == g)
+            last_use[i] = (long)position[v->producer->index];
         for (size_t c = 0; c < v->n_consumers; c++) {
             const struct qs_node *user = ancestor_in(v->consumers[c], g);
 
-            if (user && (long)user->index > last_use[i])
-                last_use[i] = (long)user->index;
+            if (user && (long)position[user->index] > last_use[i])
+                last_use[i] = (long)position[user->index];
         }
     }
     for (size_t n = 0; n < g->n_nodes; n++) {
         for (size_t s = 0; s < g->nodes[n].n_subgraphs; s++)
-            mark_subgraph_outputs(gp, &g->nodes[n], g->nodes[n].subgraphs[s], last_use);
+            mark_subgraph_outputs(gp, (long)position[n], g->nodes[n].subgraphs[s], last_use);
     }
 }
 
 static void
-plan_releases(struct graph_plan *gp)
+plan_releases(struct graph_plan *gp, const size_t *position)
 {
     const struct qs_graph *g = gp->graph;
     long *last_use = qs_calloc(gp->n_values ? gp->n_values : 1, sizeof(*last_use));
 
-    plan_last_uses(gp, last_use);
+    plan_last_uses(gp, position, last_use);
     for (size_t i = 0; i < gp->n_values; i++) {
         const struct qs_value *v = g->values[i];
         size_t *n;
@@ -136,6 +146,228 @@ plan_releases(struct graph_plan *gp)
         (*list)[(*n)++] = (uint32_t)i;
     }
     free(last_use);
+}
+
+/* ---- run order ----------------------------------------------------------- */
+
+/* Dependencies between the nodes of one graph: producer -> reader, grouped by producer. */
+struct node_edges {
+    size_t n_nodes;
+    size_t n_edges;
+    size_t cap;
+    size_t (*pairs)[2];              /* { producer, reader } node indices, while collecting */
+    size_t *first;                   /* n_nodes + 1: readers of node i are next[first[i]..] */
+    size_t *next;
+};
+
+static void
+edge_add(struct node_edges *e, const struct qs_node *producer, const struct qs_node *reader)
+{
+    if (e->n_edges == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 64;
+        e->pairs = qs_reallocarray(e->pairs, e->cap, sizeof(*e->pairs));
+    }
+    e->pairs[e->n_edges][0] = producer->index;
+    e->pairs[e->n_edges][1] = reader->index;
+    e->n_edges++;
+}
+
+/* Edges to "holder" from the producers in "g" of values that graphs below "holder" return. */
+static void
+edges_from_subgraph_outputs(struct node_edges *e, const struct qs_graph *g,
+                            const struct qs_node *holder, const struct qs_graph *sub)
+{
+    for (size_t i = 0; i < sub->n_outputs; i++) {
+        const struct qs_value *v = sub->outputs[i];
+
+        if (v && v->graph == g && v->producer && v->producer->graph == g)
+            edge_add(e, v->producer, holder);
+    }
+    for (size_t n = 0; n < sub->n_nodes; n++) {
+        for (size_t s = 0; s < sub->nodes[n].n_subgraphs; s++)
+            edges_from_subgraph_outputs(e, g, holder, sub->nodes[n].subgraphs[s]);
+    }
+}
+
+/* Group the collected pairs by producer (a counting sort into first/next). */
+static void
+edges_group(struct node_edges *e)
+{
+    size_t *fill = qs_calloc(e->n_nodes + 1, sizeof(*fill));
+
+    e->first = qs_calloc(e->n_nodes + 1, sizeof(*e->first));
+    e->next = qs_calloc(e->n_edges ? e->n_edges : 1, sizeof(*e->next));
+    for (size_t k = 0; k < e->n_edges; k++)
+        e->first[e->pairs[k][0] + 1]++;
+    for (size_t n = 0; n < e->n_nodes; n++)
+        e->first[n + 1] += e->first[n];
+    for (size_t k = 0; k < e->n_edges; k++) {
+        size_t producer = e->pairs[k][0];
+
+        e->next[e->first[producer] + fill[producer]] = e->pairs[k][1];
+        fill[producer]++;
+    }
+    free(fill);
+}
+
+/*
+ * Collect the edges of "g": a node depends on the producer of every value
+ * it reads, and a node holding subgraphs on the producers of the outer
+ * values they read or return.  Then group them by producer.
+ */
+static void
+edges_build(struct node_edges *e, const struct qs_graph *g)
+{
+    memset(e, 0, sizeof(*e));
+    e->n_nodes = g->n_nodes;
+    for (size_t i = 0; i < g->n_values; i++) {
+        const struct qs_value *v = g->values[i];
+
+        if (!v->producer || v->producer->graph != g)
+            continue;
+        for (size_t c = 0; c < v->n_consumers; c++) {
+            const struct qs_node *reader = ancestor_in(v->consumers[c], g);
+
+            if (reader)
+                edge_add(e, v->producer, reader);
+        }
+    }
+    for (size_t n = 0; n < g->n_nodes; n++) {
+        for (size_t s = 0; s < g->nodes[n].n_subgraphs; s++)
+            edges_from_subgraph_outputs(e, g, &g->nodes[n], g->nodes[n].subgraphs[s]);
+    }
+
+    edges_group(e);
+}
+
+static void
+edges_done(struct node_edges *e)
+{
+    free(e->pairs);
+    free(e->first);
+    free(e->next);
+}
+
+/* A binary min-heap of node indices, so ready nodes run in graph order. */
+struct index_heap {
+    size_t *items;
+    size_t count;
+};
+
+static void
+heap_push(struct index_heap *h, size_t value)
+{
+    size_t i = h->count++;
+
+    while (i > 0 && h->items[(i - 1) / 2] > value) {
+        h->items[i] = h->items[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h->items[i] = value;
+}
+
+static size_t
+heap_pop(struct index_heap *h)
+{
+    size_t top = h->items[0];
+    size_t last = h->items[--h->count];
+    size_t i = 0;
+
+    for (;;) {
+        size_t child = 2 * i + 1;
+
+        if (child >= h->count)
+            break;
+        if (child + 1 < h->count && h->items[child + 1] < h->items[child])
+            child++;
+        if (h->items[child] >= last)
+            break;
+        h->items[i] = h->items[child];
+        i = child;
+    }
+    if (h->count > 0)
+        h->items[i] = last;
+    return top;
+}
+
+/*
+ * A node on a cycle among the nodes that Kahn's algorithm left ("done" is
+ * 0): each has an unfinished producer, so following producers back as
+ * many steps as there are nodes ends on a cycle.  Returns the lowest index
+ * on that cycle.
+ */
+static size_t
+cycle_node(const struct node_edges *e, const unsigned char *done)
+{
+    size_t *producer = qs_calloc(e->n_nodes ? e->n_nodes : 1, sizeof(*producer));
+    size_t start = 0;
+    size_t lowest;
+
+    for (size_t k = 0; k < e->n_edges; k++) {
+        if (!done[e->pairs[k][0]] && !done[e->pairs[k][1]])
+            producer[e->pairs[k][1]] = e->pairs[k][0];
+    }
+    while (done[start])
+        start++;
+    for (size_t step = 0; step < e->n_nodes; step++)
+        start = producer[start];
+
+    lowest = start;
+    for (size_t n = producer[start]; n != start; n = producer[n])
+        lowest = n < lowest ? n : lowest;
+    free(producer);
+    return lowest;
+}
+
+/*
+ * Fill "order" with the node indices of "g" in run order (Kahn's
+ * algorithm, taking the lowest ready index first) and "position" with its
+ * inverse.  A cycle is QS_INVALID, naming a node on it.
+ */
+static enum qs_status
+plan_order(struct qs_interp *in, const struct qs_graph *g, size_t *order, size_t *position,
+           struct qs_diag *diag)
+{
+    struct node_edges e;
+    struct index_heap ready = { .count = 0 };
+    size_t *waiting = qs_calloc(g->n_nodes ? g->n_nodes : 1, sizeof(*waiting));
+    unsigned char *done = qs_calloc(g->n_nodes ? g->n_nodes : 1, 1);
+    size_t n_done = 0;
+    enum qs_status st = QS_OK;
+
+    edges_build(&e, g);
+    ready.items = qs_calloc(g->n_nodes ? g->n_nodes : 1, sizeof(*ready.items));
+    for (size_t k = 0; k < e.n_edges; k++)
+        waiting[e.pairs[k][1]]++;
+    for (size_t n = 0; n < g->n_nodes; n++) {
+        if (waiting[n] == 0)
+            heap_push(&ready, n);
+    }
+
+    while (ready.count > 0) {
+        size_t n = heap_pop(&ready);
+
+        done[n] = 1;
+        position[n] = n_done;
+        order[n_done++] = n;
+        for (size_t k = e.first[n]; k < e.first[n + 1]; k++) {
+            if (--waiting[e.next[k]] == 0)
+                heap_push(&ready, e.next[k]);
+        }
+    }
+
+    if (n_done < g->n_nodes) {
+        const struct qs_node *node = &g->nodes[cycle_node(&e, done)];
+
+        st = qs_diag_add(diag, QS_INVALID, in->model->path,
+                         "graph '%s%s' has a cycle through node '%s' (%s)", g->scope, g->name,
+                         node->label, node->op_type);
+    }
+    edges_done(&e);
+    free(ready.items);
+    free(waiting);
+    free(done);
+    return st;
 }
 
 static int
@@ -167,11 +399,13 @@ ref_is_const(const struct slot_ref *ref)
     return !ref->plan || ref->plan->is_const[ref->slot];
 }
 
+/* Plan node "index" of the graph as the node run at "position". */
 static enum qs_status
-plan_node(struct qs_interp *in, struct graph_plan *gp, size_t index, struct qs_diag *diag)
+plan_node(struct qs_interp *in, struct graph_plan *gp, size_t index, size_t position,
+          struct qs_diag *diag)
 {
     const struct qs_node *node = &gp->graph->nodes[index];
-    struct node_plan *np = &gp->nodes[index];
+    struct node_plan *np = &gp->nodes[position];
     enum qs_status st = QS_OK;
     int all_const = 1;
 
@@ -205,14 +439,19 @@ static enum qs_status
 plan_graph(struct qs_interp *in, struct graph_plan *gp, struct qs_diag *diag)
 {
     const struct qs_graph *g = gp->graph;
-    enum qs_status st = QS_OK;
+    size_t *order = qs_calloc(g->n_nodes ? g->n_nodes : 1, sizeof(*order));
+    size_t *position = qs_calloc(g->n_nodes ? g->n_nodes : 1, sizeof(*position));
+    enum qs_status st;
 
     for (size_t i = 0; i < g->n_values; i++) {
         if (value_is_constant(g->values[i]) && !g->values[i]->producer)
             gp->is_const[i] = 1;
     }
-    for (size_t i = 0; i < g->n_nodes && st == QS_OK; i++)
-        st = plan_node(in, gp, i, diag);
+    st = plan_order(in, g, order, position, diag);
+
+    /* In run order, because a node is folded only when every input is known constant. */
+    for (size_t k = 0; k < g->n_nodes && st == QS_OK; k++)
+        st = plan_node(in, gp, order[k], k, diag);
     gp->in_slots = qs_calloc(g->n_inputs ? g->n_inputs : 1, sizeof(*gp->in_slots));
     for (size_t i = 0; i < g->n_inputs; i++)
         gp->in_slots[i] = plan_slot(gp, g->inputs[i]);
@@ -220,7 +459,9 @@ plan_graph(struct qs_interp *in, struct graph_plan *gp, struct qs_diag *diag)
     for (size_t i = 0; i < g->n_outputs && st == QS_OK; i++)
         st = resolve(in, g->outputs[i], &gp->outs[i], diag, g);
     if (st == QS_OK)
-        plan_releases(gp);
+        plan_releases(gp, position);
+    free(order);
+    free(position);
     return st;
 }
 

@@ -74,6 +74,22 @@ check "symbolic link loop: exits 0" status_is 0
 check "symbolic link loop: counted once" json_is models 1
 check "symbolic link loop: total" json_is total 5
 
+# A file named on the command line, twice, and again through a link inside a named folder.
+run ops --json "$real/silero_vad.onnx" "$real/silero_vad.onnx" "$tmp/corpus"
+check "file named and in folder: exits 0" status_is 0
+check "file named and in folder: counted once" json_is models 1
+check "file named and in folder: total" json_is total 5
+
+# Many folders with links to one file: the set of seen files and folders grows past its start.
+mkdir -p "$tmp/many"
+for i in $(seq 1 40); do
+    mkdir "$tmp/many/d$i"
+    ln -s "$real/silero_vad.onnx" "$tmp/many/d$i/vad.onnx"
+done
+run ops --json "$tmp/many" "$tmp/many/d7"
+check "40 links to one file: counted once" json_is models 1
+check "40 links to one file: total" json_is total 5
+
 # One broken model among good ones: listed, the rest still counted, exit 1.
 printf 'garbage that is not protobuf' >"$tmp/corpus/broken.onnx"
 run ops --json "$tmp/corpus"

@@ -2,7 +2,8 @@
  * The interpreter's executor on small graphs built in memory: the
  * unsupported-op check, the observer, weight and transform hooks, freeing
  * values after their last reader, errors naming the node, the memory
- * estimate (subgraphs included), and opset-dependent attributes.
+ * estimate (subgraphs included), opset-dependent attributes, and the run
+ * order of unsorted graphs and cycles.
  */
 #include "config.h"
 
@@ -760,6 +761,155 @@ test_lp_normalization(void **state)
     assert_true(fabsf(out[1] - 4.0f / 7.0f) < 1e-6f);
 }
 
+/* Nodes listed before their producers run in dependency order. */
+static void
+test_unsorted_graph_runs(void **state)
+{
+    struct model_builder mb;
+    struct qs_model *model;
+    struct qs_interp *interp;
+    const float xv[3] = { -1, 2, -3 };
+    struct qs_rt_tensor *x = vector(xv, 3), *y = NULL;
+    struct qs_diag diag;
+
+    (void)state;
+    qs_diag_init(&diag);
+    mb_init(&mb, 13);
+    mb_input(&mb, "x");
+    mb_node(&mb, "Neg", "neg", "t", "y");
+    mb_node(&mb, "Relu", "relu", "x", "t");
+    mb_output(&mb, "y");
+    assert_int_equal(mb_load(&mb, NULL, &diag, &model), QS_OK);
+    assert_int_equal(qs_interp_new(model, NULL, &diag, &interp), QS_OK);
+
+    assert_int_equal(qs_interp_run(interp, &x, &y, &diag), QS_OK);
+    assert_int_equal(diag.count, 0);
+    assert_non_null(y);
+    assert_int_equal(y->count, 3);
+    assert_true(((float *)y->data)[0] == 0.0f);
+    assert_true(((float *)y->data)[1] == -2.0f);
+    assert_true(((float *)y->data)[2] == 0.0f);
+
+    qs_rt_unref(x);
+    qs_rt_unref(y);
+    qs_interp_free(interp);
+    qs_model_free(model);
+    mb_done(&mb);
+    qs_diag_done(&diag);
+}
+
+/*
+ * y = If(c) with a = Relu(x).  The then branch lists y_then = Abs(t)
+ * before t = Neg(a), and the else branch returns a.
+ */
+static void
+test_unsorted_subgraph_runs(void **state)
+{
+    struct model_builder mb;
+    struct qs_model *model;
+    struct qs_interp *interp;
+    Onnx__GraphProto then_g = ONNX__GRAPH_PROTO__INIT, else_g = ONNX__GRAPH_PROTO__INIT;
+    Onnx__NodeProto abs_node = ONNX__NODE_PROTO__INIT, neg = ONNX__NODE_PROTO__INIT;
+    Onnx__NodeProto *then_nodes[2] = { &abs_node, &neg }, *if_node;
+    Onnx__ValueInfoProto then_out, else_out;
+    Onnx__ValueInfoProto *then_outs[1] = { &then_out }, *else_outs[1] = { &else_out };
+    Onnx__AttributeProto then_attr = ONNX__ATTRIBUTE_PROTO__INIT;
+    Onnx__AttributeProto else_attr = ONNX__ATTRIBUTE_PROTO__INIT;
+    char a_name[] = "a", t_name[] = "t", y_then[] = "y_then";
+    char then_name[] = "then_branch", else_name[] = "else_branch";
+    char neg_op[] = "Neg", neg_name[] = "neg", abs_op[] = "Abs", abs_name[] = "abs";
+    char then_graph_name[] = "then", else_graph_name[] = "else";
+    char *neg_in[1] = { a_name }, *neg_out[1] = { t_name };
+    char *abs_in[1] = { t_name }, *abs_out[1] = { y_then };
+    const float xv[2] = { -1, 3 }, one[1] = { 1 };
+    struct qs_rt_tensor *in[2] = { vector(xv, 2), vector(one, 1) }, *y = NULL;
+    struct qs_diag diag;
+
+    (void)state;
+    qs_diag_init(&diag);
+    neg.op_type = neg_op;
+    neg.name = neg_name;
+    neg.n_input = 1;
+    neg.input = neg_in;
+    neg.n_output = 1;
+    neg.output = neg_out;
+    abs_node.op_type = abs_op;
+    abs_node.name = abs_name;
+    abs_node.n_input = 1;
+    abs_node.input = abs_in;
+    abs_node.n_output = 1;
+    abs_node.output = abs_out;
+    then_g.name = then_graph_name;
+    then_g.n_node = 2;
+    then_g.node = then_nodes;
+    then_g.n_output = 1;
+    then_g.output = then_outs;
+    untyped_output(&then_out, y_then);
+    else_g.name = else_graph_name;
+    else_g.n_output = 1;
+    else_g.output = else_outs;
+    untyped_output(&else_out, a_name);
+    then_attr.name = then_name;
+    then_attr.has_type = 1;
+    then_attr.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH;
+    then_attr.g = &then_g;
+    else_attr = then_attr;
+    else_attr.name = else_name;
+    else_attr.g = &else_g;
+
+    /* The If is listed before Relu, whose output both branches read. */
+    mb_init(&mb, 13);
+    mb_input(&mb, "x");
+    mb_input(&mb, "c");
+    if_node = mb_node(&mb, "If", "if", "c", "y");
+    if_node->attribute[if_node->n_attribute++] = &then_attr;
+    if_node->attribute[if_node->n_attribute++] = &else_attr;
+    mb_node(&mb, "Relu", "relu", "x", "a");
+    mb_output(&mb, "y");
+    assert_int_equal(mb_load(&mb, NULL, &diag, &model), QS_OK);
+    assert_int_equal(qs_interp_new(model, NULL, &diag, &interp), QS_OK);
+
+    assert_int_equal(qs_interp_run(interp, in, &y, &diag), QS_OK);
+    assert_non_null(y);
+    assert_true(((float *)y->data)[0] == 0.0f);
+    assert_true(((float *)y->data)[1] == 3.0f);
+
+    qs_rt_unref(y);
+    qs_rt_unref(in[0]);
+    qs_rt_unref(in[1]);
+    qs_interp_free(interp);
+    qs_model_free(model);
+    mb_done(&mb);
+    qs_diag_done(&diag);
+}
+
+/* Add reads Neg's output and Neg reads Add's: no order can run them. */
+static void
+test_cycle_rejected(void **state)
+{
+    struct model_builder mb;
+    struct qs_model *model;
+    struct qs_interp *interp = NULL;
+    struct qs_diag diag;
+
+    (void)state;
+    qs_diag_init(&diag);
+    mb_init(&mb, 13);
+    mb_input(&mb, "x");
+    mb_node(&mb, "Relu", "relu", "x", "r");
+    mb_node(&mb, "Add", "n", "r,b", "a");
+    mb_node(&mb, "Neg", "m", "a", "b");
+    mb_output(&mb, "a");
+    assert_int_equal(mb_load(&mb, NULL, &diag, &model), QS_OK);
+
+    assert_int_equal(qs_interp_new(model, NULL, &diag, &interp), QS_INVALID);
+    assert_null(interp);
+    assert_true(diag_mentions(&diag, "graph 'test' has a cycle through node 'n' (Add)"));
+    qs_model_free(model);
+    mb_done(&mb);
+    qs_diag_done(&diag);
+}
+
 int
 main(void)
 {
@@ -774,6 +924,9 @@ main(void)
         cmocka_unit_test(test_memory_estimate_counts_branches),
         cmocka_unit_test(test_softmax_axis_by_opset),
         cmocka_unit_test(test_lp_normalization),
+        cmocka_unit_test(test_unsorted_graph_runs),
+        cmocka_unit_test(test_unsorted_subgraph_runs),
+        cmocka_unit_test(test_cycle_rejected),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

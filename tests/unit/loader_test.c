@@ -2,7 +2,8 @@
  * Loader tests on synthetic models built here: hostile wire formats
  * (truncation at every byte, deep nesting, groups, bad types), a large
  * graph, tensor storage variants, sparse and Constant tensors, external
- * data in a scratch folder, scopes and attribute helpers.
+ * data in a scratch folder, scopes, attribute helpers, and names and sites
+ * as messages show them.
  */
 #include "config.h"
 
@@ -703,6 +704,17 @@ constant_value_kinds(void **state)
     lt_graph_node(&arena, g, n);
     n = lt_node(&arena, "Constant", "c6", "", "none");
     lt_graph_node(&arena, g, n);
+    n = lt_node(&arena, "Constant", "c7", "", "two");
+    lt_attr(&arena, n, "value_int", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT)->i = 1;
+    lt_attr(&arena, n, "value_float", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT)->f = 1.0f;
+    lt_graph_node(&arena, g, n);
+
+    /* A tensor attribute without a name, whose data length is wrong. */
+    n = lt_node(&arena, "Identity", "c8", "cf", "unnamed");
+    a = lt_attr(&arena, n, "", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR);
+    a->t = lt_tensor_f32(&arena, "", 1, dims_4, values_2x2);
+    a->t->raw_data.len = 12;
+    lt_graph_node(&arena, g, n);
 
     assert_int_equal(load_proto(lt_model(&arena, g), 1, &diag, &model, &bytes), QS_OK);
     assert_int_equal(output_tensor(model, "cf")->rank, 0);
@@ -723,7 +735,14 @@ constant_value_kinds(void **state)
     assert_int_equal(qs_graph_lookup(model->graph, "cfs")->type.elem, QS_DT_FLOAT);
     assert_int_equal(qs_graph_lookup(model->graph, "cfs")->type.dims[0].value, 3);
     assert_true(lt_diag_has(&diag, "tensor 'none' skipped: Constant node has no value attribute",
-                            "node 'c6'", NULL));
+                            "(graph 'g', node 'c6', Constant without a value attribute)", NULL));
+    assert_true(lt_diag_has(&diag, "tensor 'two' skipped: Constant node has more than one value "
+                            "attribute", "(graph 'g', node 'c7', Constant with 2 value "
+                            "attributes)", NULL));
+    assert_true(lt_diag_has(&diag, "(graph 'g', node 'c8', attribute without a name)", NULL,
+                            NULL));
+    for (size_t i = 0; i < diag.count && i < QS_DIAG_MAX; i++)
+        assert_null(strstr(diag.lines[i], "attribute ''"));
     qs_model_free(model);
     qs_diag_done(&diag);
     free(bytes);
@@ -933,6 +952,61 @@ typed_storage_variants(void **state)
     assert_true(lt_diag_has(&diag, "tensor 'empty' skipped: no data: dims [4] need 4 elements",
                             NULL, NULL));
     assert_int_equal(model->n_faulty_tensors, 3);
+    qs_model_free(model);
+    qs_diag_done(&diag);
+    free(bytes);
+    qs_arena_done(&arena);
+}
+
+/*
+ * Names in messages: bytes that are not UTF-8 and C1 controls (which a
+ * terminal may run as escape sequences) become '?', valid UTF-8 stays.
+ */
+static void
+name_bytes_made_safe(void **state)
+{
+    /* "\xc2\x9b" is CSI as a C1 control, so the name would clear a terminal screen. */
+    static const char hostile[] = "\xc2\x9b" "2J" "\xff";
+    static const char accented[] = "caf\xc3\xa9";
+    char long_name[160];
+    char long_shown[160];
+    struct qs_arena arena;
+    struct qs_diag diag;
+    struct qs_model *model;
+    Onnx__GraphProto *g;
+    Onnx__TensorProto *t;
+    uint8_t *bytes;
+
+    (void)state;
+    qs_arena_init(&arena);
+    g = lt_graph(&arena, "g");
+    t = lt_tensor_f32(&arena, hostile, 2, dims_2x2, values_2x2);
+    t->raw_data.len = 12;                           /* dims [2,2] of FLOAT need 16 */
+    lt_graph_initializer(&arena, g, t);
+    t = lt_tensor_f32(&arena, accented, 2, dims_2x2, values_2x2);
+    t->raw_data.len = 12;
+    lt_graph_initializer(&arena, g, t);
+
+    /* 39 + 2 * 30 bytes: the 80-byte cut falls inside the 21st two-byte character. */
+    memset(long_name, 'a', 39);
+    memset(long_shown, 'a', 39);
+    for (int i = 0; i < 30; i++)
+        memcpy(long_name + 39 + 2 * i, "\xc3\xa9", 2);
+    long_name[99] = '\0';
+    memcpy(long_shown + 39, long_name + 39, 40);
+    snprintf(long_shown + 79, sizeof(long_shown) - 79, "...': raw_data");
+    t = lt_tensor_f32(&arena, long_name, 2, dims_2x2, values_2x2);
+    t->raw_data.len = 12;
+    lt_graph_initializer(&arena, g, t);
+
+    assert_int_equal(load_proto(lt_model(&arena, g), 0, &diag, &model, &bytes), QS_INVALID);
+    assert_true(lt_diag_has(&diag, "tensor '?2J?': raw_data has 12 bytes", NULL, NULL));
+    assert_true(lt_diag_has(&diag, "tensor 'caf\xc3\xa9': raw_data has 12 bytes", NULL, NULL));
+    assert_true(lt_diag_has(&diag, long_shown, NULL, NULL));
+    for (size_t i = 0; i < diag.count && i < QS_DIAG_MAX; i++) {
+        assert_null(strstr(diag.lines[i], "\xc2\x9b"));
+        assert_null(strchr(diag.lines[i], '\xff'));
+    }
     qs_model_free(model);
     qs_diag_done(&diag);
     free(bytes);
@@ -1329,6 +1403,7 @@ main(void)
         cmocka_unit_test(sparse_dense_total_limited),
         cmocka_unit_test(typed_storage_variants),
         cmocka_unit_test(raw_data_points_into_buffer),
+        cmocka_unit_test(name_bytes_made_safe),
         cmocka_unit_test(attribute_helpers),
         cmocka_unit_test(external_data_checked),
         cmocka_unit_test(special_files_refused),

@@ -221,7 +221,8 @@ qs_act_fake_quant(const struct qs_act_params *p, const float *x, float *out, uin
         } else {
             q = rint(v / scale) + p->zero_point;
             q = fmin(fmax(q, p->qmin), p->qmax);
-            y = (float)((q - p->zero_point) * scale);
+            /* The end code of a range near FLT_MAX can land past it: saturate, as weights do. */
+            y = (float)fmin(fmax((q - p->zero_point) * scale, -FLT_MAX), FLT_MAX);
         }
         out[i] = y;
         err = v - y;

@@ -359,7 +359,7 @@ auto_measure(struct plan_run *run, struct qs_plan_layer *entry, struct auto_laye
             continue;
         status = qs_plan_measure_data(layer, &data, config, run->cli->threads, run->wm.path,
                                       run->diag, &m);
-        if (status == QS_OK)
+        if (status == QS_OK && qs_plan_candidate_fits(&m))
             auto_add(al, &m, (int)c);
     }
     if (status == QS_OK && al->n == 0) {

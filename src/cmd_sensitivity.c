@@ -78,6 +78,10 @@ ranking_table(const struct qs_sens_result *result)
         if (item->skipped)
             continue;
         weight_cmd_set_sqnr(table, COL_WEIGHT_SQNR, item->weight.sqnr_db);
+        if (qs_sens_output_nonfinite(item)) {
+            qs_table_set_string(table, COL_SKIPPED, QS_SENS_NOTE_NONFINITE);
+            continue;
+        }
         weight_cmd_set_sqnr(table, COL_OUT_SQNR, item->output.sqnr_db);
         qs_table_set_float(table, COL_OUT_MSE, item->output.mse);
         qs_table_set_float(table, COL_COSINE, item->output.cosine);
@@ -86,26 +90,6 @@ ranking_table(const struct qs_sens_result *result)
             qs_table_set_float(table, COL_TOP1, qs_sens_top1(item));
     }
     return table;
-}
-
-/*
- * Give the SQNR fields of the ranking's "layers" the meaning of the other
- * commands: "exact" true for a zero error only, never for an infinite one.
- * XXX: qs_sensitivity_to_json flags every non-finite SQNR as exact, so
- * the flags are rewritten here from the same items, in the same order.
- */
-static void
-set_exact_flags(json_t *layers, const struct qs_sens_result *result)
-{
-    for (size_t i = 0; i < result->count && i < json_array_size(layers); i++) {
-        const struct qs_sens_layer *item = &result->items[i];
-        json_t *object = json_array_get(layers, i);
-
-        if (item->skipped)
-            continue;
-        weight_cmd_json_set_sqnr(object, "weight_sqnr_db", "weight_exact", item->weight.sqnr_db);
-        weight_cmd_json_set_sqnr(object, "output_sqnr_db", "output_exact", item->output.sqnr_db);
-    }
 }
 
 static void
@@ -118,7 +102,6 @@ print_result(FILE *fp, const struct act_cmd *ac, const struct qs_sens_result *re
 
     if (ac->cli.format == QS_FORMAT_JSON) {
         doc = qs_sensitivity_to_json(result, ac->wm.model);
-        set_exact_flags(json_object_get(doc, "layers"), result);
         qs_json_write(fp, doc);
         json_decref(doc);
         return;

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ qs_plan_done(struct qs_plan *plan)
     for (size_t i = 0; i < plan->count; i++)
         free(plan->layers[i].key);
     free(plan->layers);
+    qs_strmap_free(plan->index);
     free(plan->model_file);
     free(plan->method);
     free(plan->budget);
@@ -48,11 +50,10 @@ qs_plan_set_model(struct qs_plan *plan, const char *path, const void *data, uint
 struct qs_plan_layer *
 qs_plan_find(const struct qs_plan *plan, const char *key)
 {
-    for (size_t i = 0; i < plan->count; i++) {
-        if (strcmp(plan->layers[i].key, key) == 0)
-            return &plan->layers[i];
-    }
-    return NULL;
+    /* The index stores position + 1, because the map cannot hold NULL. */
+    uintptr_t position = (uintptr_t)qs_strmap_get(plan->index, key);
+
+    return position ? &plan->layers[position - 1] : NULL;
 }
 
 struct qs_plan_layer *
@@ -62,10 +63,17 @@ qs_plan_get(struct qs_plan *plan, const char *key)
 
     if (entry)
         return entry;
-    plan->layers = qs_reallocarray(plan->layers, plan->count + 1, sizeof(*plan->layers));
+    if (plan->count == plan->capacity) {
+        /* Doubling keeps adding n entries linear; growing by one copies them n times. */
+        plan->capacity = plan->capacity ? plan->capacity * 2 : 16;
+        plan->layers = qs_reallocarray(plan->layers, plan->capacity, sizeof(*plan->layers));
+    }
     entry = &plan->layers[plan->count++];
     memset(entry, 0, sizeof(*entry));
     entry->key = qs_strdup(key);
+    if (!plan->index)
+        plan->index = qs_strmap_new();
+    qs_strmap_put(plan->index, entry->key, (void *)(uintptr_t)plan->count);
     qs_plan_layer_set(entry, NULL);
     return entry;
 }
@@ -149,6 +157,20 @@ measure_float(const struct qs_layer_data *data, struct qs_plan_measure *out)
     out->bytes = out->params * 4;
 }
 
+/* Without a finite weight there is no error to measure, so nothing is called exact. */
+static void
+measure_no_finite(struct qs_plan_measure *out)
+{
+    out->no_finite = 1;
+    out->sse = 0.0;
+    out->energy = 0.0;
+    out->mse = NAN;
+    out->sqnr_db = NAN;
+    out->max_abs_err = NAN;
+    out->cosine = NAN;
+    out->exact = 0;
+}
+
 enum qs_status
 qs_plan_measure_data(const struct qs_layer *layer, const struct qs_layer_data *data,
                      const struct qs_quant_config *config, int threads, const char *file,
@@ -183,6 +205,8 @@ qs_plan_measure_data(const struct qs_layer *layer, const struct qs_layer_data *d
         out->max_abs_err = result.metrics.max_abs_err;
         out->cosine = result.metrics.cosine;
         out->exact = result.metrics.exact;
+        if (result.metrics.count == 0 && out->params > 0)
+            measure_no_finite(out);
         out->bytes = result.sizes.payload_bytes + result.sizes.scale_bytes
                      + result.sizes.zero_point_bytes;
     }

@@ -28,6 +28,7 @@
 #include "quant.h"
 #include "sha256.h"
 #include "status.h"
+#include "strmap.h"
 
 /* Version written in new plans; readers refuse larger ones. */
 #define QS_PLAN_VERSION 1
@@ -48,7 +49,8 @@ struct qs_plan_measure {
     double sqnr_db;          /* +inf when exact */
     double max_abs_err;
     double cosine;
-    int exact;               /* sse is 0 */
+    int exact;               /* sse is 0; false when no_finite */
+    int no_finite;           /* weights but none finite: sse and energy 0, the rest NaN */
     uint64_t bytes;          /* payload + scales + zero points */
     double bits_per_weight;  /* bytes * 8 / params; 0 for an empty layer */
 };
@@ -86,7 +88,9 @@ struct qs_plan {
     double tolerance_relative;
     double tolerance_sqnr_db;
     size_t count;
+    size_t capacity;         /* entries allocated in "layers" */
     struct qs_plan_layer *layers;     /* in model layer order when made by qscope */
+    struct qs_strmap *index;  /* key -> position in "layers" + 1; entries come from qs_plan_get */
     struct qs_plan_totals totals;
 };
 
@@ -99,7 +103,7 @@ void qs_plan_done(struct qs_plan *plan);
 /* Set the model identity: file name of "path" and the SHA-256 of its "size" bytes at "data". */
 void qs_plan_set_model(struct qs_plan *plan, const char *path, const void *data, uint64_t size);
 
-/* The entry for "key", or NULL. */
+/* The entry for "key", or NULL; a hash lookup, so constant time on average. */
 struct qs_plan_layer *qs_plan_find(const struct qs_plan *plan, const char *key);
 
 /*
@@ -228,6 +232,15 @@ struct qs_plan_option {
     uint64_t bytes;
     double sse;
 };
+
+/*
+ * Check whether an --auto candidate measured as "m" may enter the search:
+ * true unless its bytes exceed the float32 bytes of the layer (4 per
+ * weight).  Float32 is always the fallback, so a larger format, such as
+ * nf4:b64 with one fp32 scale per weight on a group axis of length 1,
+ * would only cost size and add error.
+ */
+int qs_plan_candidate_fits(const struct qs_plan_measure *m);
 
 /* One layer's candidates; a pinned layer has exactly one. */
 struct qs_plan_item {

@@ -12,6 +12,7 @@
 #include "plan.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -572,6 +573,14 @@ qs_plan_greedy(const struct qs_plan_item *items, size_t n, uint64_t budget, size
 
     items_free(capped, n);
     return status;
+}
+
+int
+qs_plan_candidate_fits(const struct qs_plan_measure *m)
+{
+    if (m->params > UINT64_MAX / 4)
+        return 1;
+    return m->bytes <= m->params * 4;
 }
 
 /* ---- exact search ---- */

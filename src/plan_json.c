@@ -19,6 +19,9 @@
 /* Value of the "format" member, which distinguishes plans from other JSON files. */
 #define PLAN_FORMAT_NAME "qscope-plan"
 
+/* Note of a layer measured without a finite weight, the words `qscope quant` uses. */
+#define PLAN_NOTE_NO_FINITE "no finite values to measure"
+
 static json_t *
 measure_json(const struct qs_plan_layer *entry)
 {
@@ -31,13 +34,17 @@ measure_json(const struct qs_plan_layer *entry)
     qs_json_set_int(obj, "params", (int64_t)entry->m.params);
     qs_json_set_int(obj, "bytes", (int64_t)entry->m.bytes);
     qs_json_set_number(obj, "bits_per_weight", entry->m.bits_per_weight, NULL);
-    qs_json_set_number(obj, "sse", entry->m.sse, NULL);
+    qs_json_set_number(obj, "sse", entry->m.no_finite ? NAN : entry->m.sse, NULL);
     qs_json_set_number(obj, "energy", entry->m.energy, NULL);
     qs_json_set_number(obj, "mse", entry->m.mse, NULL);
     qs_json_set_number(obj, "sqnr_db", entry->m.sqnr_db, NULL);
     json_object_set_new(obj, "exact", json_boolean(entry->m.exact));
     qs_json_set_number(obj, "max_abs_err", entry->m.max_abs_err, NULL);
     qs_json_set_number(obj, "cosine", entry->m.cosine, NULL);
+    if (entry->m.no_finite) {
+        json_object_set_new(obj, "no_finite_values", json_true());
+        json_object_set_new(obj, "note", json_string(PLAN_NOTE_NO_FINITE));
+    }
     return obj;
 }
 
@@ -252,6 +259,32 @@ read_bool(struct plan_reader *r, json_t *obj, const char *name, const char *wher
     return 1;
 }
 
+/*
+ * A layer measured without a finite weight: the errors are null and the
+ * squared error counts as 0 in the totals.  Returns 1 when consistent.
+ */
+static int
+read_no_finite(struct plan_reader *r, json_t *obj, const char *where,
+               struct qs_plan_measure *m)
+{
+    json_t *note = json_object_get(obj, "note");
+
+    if (m->exact) {
+        reader_error(r, QS_INVALID, "%s has no finite values, so it cannot be exact", where);
+        return 0;
+    }
+    if (note && !json_is_string(note)) {
+        reader_error(r, QS_INVALID, "'note' in %s must be a string", where);
+        return 0;
+    }
+    m->sse = 0.0;
+    m->mse = NAN;
+    m->sqnr_db = NAN;
+    m->max_abs_err = NAN;
+    m->cosine = NAN;
+    return 1;
+}
+
 /* Measured numbers of one layer; present only when "params" is. */
 static void
 read_measure(struct plan_reader *r, json_t *obj, const char *where, struct qs_plan_layer *entry)
@@ -270,9 +303,12 @@ read_measure(struct plan_reader *r, json_t *obj, const char *where, struct qs_pl
          & read_number(r, obj, "sqnr_db", where, NULL_INFINITY, &m->sqnr_db)
          & read_bool(r, obj, "exact", where, &m->exact)
          & read_number(r, obj, "max_abs_err", where, NULL_INFINITY, &m->max_abs_err)
-         & read_number(r, obj, "cosine", where, NULL_NAN, &m->cosine);
+         & read_number(r, obj, "cosine", where, NULL_NAN, &m->cosine)
+         & read_bool(r, obj, "no_finite_values", where, &m->no_finite);
     if (ok && m->sqnr_db == INFINITY && !m->exact)
         m->sqnr_db = -INFINITY;
+    if (ok && m->no_finite)
+        ok = read_no_finite(r, obj, where, m);
     if (ok && (m->sse < 0.0 || m->energy < 0.0)) {
         reader_error(r, QS_INVALID, "negative 'sse' or 'energy' in %s", where);
         ok = 0;
@@ -311,7 +347,7 @@ read_layer(struct plan_reader *r, struct qs_plan *plan, const char *key, json_t 
 {
     static const char *const allowed[] = {
         "config", "pinned", "params", "bytes", "bits_per_weight", "sse", "energy", "mse",
-        "sqnr_db", "exact", "max_abs_err", "cosine", NULL
+        "sqnr_db", "exact", "max_abs_err", "cosine", "no_finite_values", "note", NULL
     };
     struct qs_plan_layer *entry;
     struct qs_quant_config config;
@@ -558,6 +594,8 @@ measure_differences(const struct qs_plan *stored, const struct qs_plan_measure *
 
     if (a->params != b->params || a->bytes != b->bytes)
         found |= DIFF_SIZE;
+    if (a->no_finite != b->no_finite)
+        found |= DIFF_ERROR;
     if (differs(a->sse, b->sse, rel) || differs(a->energy, b->energy, rel))
         found |= DIFF_ERROR;
     if (a->exact != b->exact

@@ -49,6 +49,10 @@ compare_sample(struct sens_state *st, size_t s, struct qs_rt_tensor **test,
         if (!ref)
             continue;
         qs_eval_compare_output(ref, test[o], &acc);
+        if (qs_rt_is_float(ref->dtype) && !acc.shape_mismatches) {
+            item->output_values += ref->count;
+            item->output_nonfinite += ref->count - acc.metrics.count;
+        }
         qs_quant_metrics_add(&item->output, &acc.metrics);
         item->rows += acc.rows;
         item->top1_agree += acc.top1_agree;
@@ -144,13 +148,21 @@ qs_sensitivity_run(const struct qs_model *model, const struct qs_layers *layers,
     return status;
 }
 
-/* Sort key: 0 measured with error, 1 exact, 2 left out. */
+int
+qs_sens_output_nonfinite(const struct qs_sens_layer *item)
+{
+    return item->output_values > 0 && item->output.count == 0;
+}
+
+/* Sort key: 0 no finite output, 1 measured with error, 2 exact, 3 left out. */
 static int
 rank_class(const struct qs_sens_layer *item)
 {
     if (item->skipped)
-        return 2;
-    return item->output.exact ? 1 : 0;
+        return 3;
+    if (qs_sens_output_nonfinite(item))
+        return 0;
+    return item->output.exact ? 2 : 1;
 }
 
 static int
@@ -161,9 +173,9 @@ compare_items(const void *a, const void *b)
 
     if (cx != cy)
         return cx < cy ? -1 : 1;
-    if (cx == 0 && x->output.sqnr_db != y->output.sqnr_db)
+    if (cx == 1 && x->output.sqnr_db != y->output.sqnr_db)
         return x->output.sqnr_db < y->output.sqnr_db ? -1 : 1;
-    if (cx == 0 && x->output.mse != y->output.mse)
+    if (cx == 1 && x->output.mse != y->output.mse)
         return x->output.mse > y->output.mse ? -1 : 1;
     return x->layer->index < y->layer->index ? -1 : x->layer->index > y->layer->index;
 }
@@ -178,6 +190,31 @@ double
 qs_sens_top1(const struct qs_sens_layer *item)
 {
     return item->rows ? (double)item->top1_agree / (double)item->rows : NAN;
+}
+
+/* An SQNR, null when not finite, and its flag: exact only for a zero error (+inf). */
+static void
+set_sqnr(json_t *obj, const char *key, const char *flag, double sqnr_db)
+{
+    qs_json_set_number(obj, key, sqnr_db, NULL);
+    json_object_set_new(obj, flag, json_boolean(sqnr_db == INFINITY));
+}
+
+static void
+set_output_numbers(json_t *obj, const struct qs_sens_layer *item)
+{
+    int measured = !item->skipped && !qs_sens_output_nonfinite(item);
+
+    qs_json_set_number(obj, "output_sse", measured ? item->output.sum_sq_err : NAN, NULL);
+    qs_json_set_number(obj, "output_energy", measured ? item->output.signal_energy : NAN, NULL);
+    qs_json_set_number(obj, "output_mse", measured ? item->output.mse : NAN, NULL);
+    set_sqnr(obj, "output_sqnr_db", "output_exact", measured ? item->output.sqnr_db : NAN);
+    qs_json_set_number(obj, "cosine", measured ? item->output.cosine : NAN, NULL);
+    qs_json_set_number(obj, "max_abs_diff", measured ? item->output.max_abs_err : NAN, NULL);
+    qs_json_set_number(obj, "top1_agreement", measured ? qs_sens_top1(item) : NAN, NULL);
+    qs_json_set_int(obj, "output_nonfinite", (int64_t)item->output_nonfinite);
+    qs_json_set_string(obj, "note", qs_sens_output_nonfinite(item)
+                                    ? QS_SENS_NOTE_NONFINITE : NULL);
 }
 
 static json_t *
@@ -195,16 +232,8 @@ item_json(const struct qs_sens_layer *item, size_t rank)
     qs_json_set_string(obj, "skipped", item->skipped);
     qs_json_set_number(obj, "weight_sse", measured ? item->weight.sum_sq_err : NAN, NULL);
     qs_json_set_number(obj, "weight_energy", measured ? item->weight.signal_energy : NAN, NULL);
-    qs_json_set_number(obj, "weight_sqnr_db", measured ? item->weight.sqnr_db : NAN,
-                       "weight_exact");
-    qs_json_set_number(obj, "output_sse", measured ? item->output.sum_sq_err : NAN, NULL);
-    qs_json_set_number(obj, "output_energy", measured ? item->output.signal_energy : NAN, NULL);
-    qs_json_set_number(obj, "output_mse", measured ? item->output.mse : NAN, NULL);
-    qs_json_set_number(obj, "output_sqnr_db", measured ? item->output.sqnr_db : NAN,
-                       "output_exact");
-    qs_json_set_number(obj, "cosine", measured ? item->output.cosine : NAN, NULL);
-    qs_json_set_number(obj, "max_abs_diff", measured ? item->output.max_abs_err : NAN, NULL);
-    qs_json_set_number(obj, "top1_agreement", measured ? qs_sens_top1(item) : NAN, NULL);
+    set_sqnr(obj, "weight_sqnr_db", "weight_exact", measured ? item->weight.sqnr_db : NAN);
+    set_output_numbers(obj, item);
     return obj;
 }
 

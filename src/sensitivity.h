@@ -8,8 +8,9 @@
  * energies of all outputs are added.  So a layer's output SQNR is
  * 10 log10(total output energy / total output squared error).  The
  * ranking puts the most harmful layer first: output SQNR ascending, then
- * output MSE descending; layers left out (configuration not applicable,
- * weight never read by these samples) come last.
+ * output MSE descending; a layer whose outputs were all NaN or infinite
+ * comes first, and layers left out (configuration not applicable, weight
+ * never read by these samples) come last.
  *
  * The ranking's JSON form (qs_sensitivity_to_json) is also what
  * `qscope plan --auto --sensitivity FILE` reads (plan_sensitivity.h).
@@ -33,6 +34,9 @@
 /* The "format" member of the JSON form. */
 #define QS_SENSITIVITY_FORMAT "qscope-sensitivity"
 
+/* Note of a layer whose float outputs were all NaN or infinite. */
+#define QS_SENS_NOTE_NONFINITE "every output value is NaN or infinite"
+
 /* Version of the JSON form; readers refuse larger ones. */
 #define QS_SENSITIVITY_VERSION 1
 
@@ -42,6 +46,8 @@ struct qs_sens_layer {
     const char *skipped;         /* why it was left out (static string), or NULL */
     struct qs_quant_metrics weight;   /* the weight's own error at the configuration */
     struct qs_quant_metrics output;   /* every float output of every sample together */
+    uint64_t output_values;      /* float output values compared, finite or not */
+    uint64_t output_nonfinite;   /* of those, left out because either run gave NaN or inf */
     uint64_t rows;               /* classifier rows compared (see struct qs_eval_output) */
     uint64_t top1_agree;
 };
@@ -73,6 +79,12 @@ enum qs_status qs_sensitivity_run(const struct qs_model *model, const struct qs_
 
 /* Sort "result" as described at the top. */
 void qs_sensitivity_rank(struct qs_sens_result *result);
+
+/*
+ * True when "item" compared float outputs but every value was NaN or
+ * infinite in the float or the quantized run, so it has no output error.
+ */
+int qs_sens_output_nonfinite(const struct qs_sens_layer *item);
 
 /* Top-1 agreement of "item" in [0, 1], or NaN without classifier outputs. */
 double qs_sens_top1(const struct qs_sens_layer *item);

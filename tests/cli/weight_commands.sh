@@ -88,6 +88,24 @@ check "quant asym of +-3e38: SQNR 48.13 dB" json_between layers.0.sqnr_db 48.12 
 check "quant asym of +-3e38: max error half a step" \
     json_between layers.0.max_abs_err 1.17e36 1.19e36
 
+# nan.onnx: W [2, 1] = {NaN, NaN}.  With no finite weight there is no
+# error to measure: the plan says so as quant does, never "exact".
+make_matmul_model nan '\x08\x02\x08\x01\x10\x01\x42\x01W\x4a\x08\x00\x00\xc0\x7f\x00\x00\xc0\x7f'
+run quant --json --config int8 "$tmp/nan.onnx"
+check "quant of all-NaN weights: not exact" json_is layers.0.exact false
+check "quant of all-NaN weights: the note" stdout_has "no finite values to measure"
+run plan --set W=int8 --json "$tmp/nan.onnx"
+check "plan of all-NaN weights: exits 0" status_is 0
+check "plan of all-NaN weights: not exact" json_is layers.W.exact false
+check "plan of all-NaN weights: SQNR null" json_is layers.W.sqnr_db null
+check "plan of all-NaN weights: squared error null" json_is layers.W.sse null
+check "plan of all-NaN weights: flagged" json_is layers.W.no_finite_values true
+check "plan of all-NaN weights: the note" json_is layers.W.note "no finite values to measure"
+run plan --set W=int8 -o "$tmp/nan-plan.json" "$tmp/nan.onnx"
+check "plan of all-NaN weights: written" status_is 0
+run plan --check "$tmp/nan-plan.json" "$tmp/nan.onnx"
+check "plan --check of all-NaN weights: reads back and matches" status_is 0
+
 # bn.onnx: y = BatchNormalization(Conv(x, Wc)) with variance -1, which
 # the model turns into NaN: the weight is not folded, with a warning.
 printf '\x0a\x01x\x0a\x02Wc\x12\x01c\x1a\x04conv\x22\x04Conv' >"$tmp/conv-node"
@@ -120,6 +138,13 @@ if [ -n "$tiny_cnn" ] && [ -n "$tiny_transformer" ]; then
     note="$note (all zero, subnormal or not finite): scale 1.0, quantized to 0"
     check "quant: the dead channel 21 of conv2.weight is flagged in the note" \
         json_is layers.0.note "$note"
+    # nf4:b64 on the depthwise 3x3 kernel (group axis of length 1) would
+    # cost 36 bits per weight, more than float32, so --auto never picks it.
+    run plan --auto 1000bpw --json "$tiny_cnn"
+    check "plan --auto 1000bpw: exits 0" status_is 0
+    check "plan --auto: no layer larger than float32" \
+        awk '/"bits_per_weight":/ { v = $0; sub(/.*"bits_per_weight": /, "", v)
+             if (v + 0 > 32) bad = 1 } END { exit bad }' "$out_file"
     # fp16 group scales round up, so int16 g128 keeps every absmax and
     # stays within a tenth of a dB of fp32 scales (96.9 dB).
     run quant --json --config int16:g128 "$tiny_cnn"

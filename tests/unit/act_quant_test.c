@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -277,6 +278,34 @@ test_fake_quant_asym(void **state)
 }
 
 /*
+ * Activations near FLT_MAX, int8 asym over [-3.4e38, 3.4e38]: scale
+ * 6.8e38 / 255 = 2.667e36 and zero point rint(127.5) = 128.  So -3.4e38
+ * gets code 0, which dequantizes to -128 * scale = -3.413e38, beyond
+ * FLT_MAX: it saturates to -FLT_MAX instead of becoming -inf.
+ */
+static void
+test_fake_quant_saturates_at_flt_max(void **state)
+{
+    struct qs_act_config asym8 = parse("int8:asym");
+    const float x[2] = { 3.4e38f, -3.4e38f };
+    struct qs_quant_metrics m = { 0 };
+    struct qs_act_params p;
+    float y[2];
+
+    (void)state;
+    qs_act_params_from_range(&asym8, -3.4e38, 3.4e38, &p);
+    assert_false(p.flagged);
+    assert_int_equal(p.zero_point, 128);
+    qs_act_fake_quant(&p, x, y, 2, &m);
+    assert_true(y[0] == (float)(127.0 * p.scale));
+    assert_true(y[1] == -FLT_MAX);
+    assert_int_equal(m.count, 2);
+    assert_true(isfinite(m.sum_sq_err));
+    assert_true(isfinite(m.deq_energy));
+    assert_close(m.max_abs_err, (double)x[0] - y[0], 1e-12);
+}
+
+/*
  * x = [[127, -3.5, 2.5, 0.4], [-254, 3, 5, 1]], int8 sym.
  * Per token: row 0 has scale 1: [127, -4, 2, 0] (halves to even); row 1 scale 2:
  * x / 2 = [-127, 1.5, 2.5, 0.5] -> [-127, 2, 2, 0] -> [-254, 4, 4, 0].
@@ -375,6 +404,7 @@ main(void)
         cmocka_unit_test(test_fake_quant_asym),
         cmocka_unit_test(test_dynamic_per_token_hand_checked),
         cmocka_unit_test(test_zero_tensor_flagged),
+        cmocka_unit_test(test_fake_quant_saturates_at_flt_max),
         cmocka_unit_test(test_static_params_from_calibration),
     };
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -633,6 +634,87 @@ check_config_rules(void **state)
     plan_model_close(&pm);
 }
 
+/*
+ * An --auto candidate larger than float32 is dropped: nf4:b64 on a
+ * depthwise 3x3 kernel (group axis of length 1) stores one fp32 scale per
+ * weight, 9 * 4 bits + 9 * 32 bits = 41 bytes against 36 in float32.
+ */
+static void
+candidate_above_float_dropped(void **state)
+{
+    struct qs_plan_measure m = { .params = 9, .bytes = 41 };
+
+    (void)state;
+    assert_false(qs_plan_candidate_fits(&m));
+    m.bytes = 37;
+    assert_false(qs_plan_candidate_fits(&m));
+    m.bytes = 36;
+    assert_true(qs_plan_candidate_fits(&m));
+    m.params = 1000;
+    m.bytes = 500;
+    assert_true(qs_plan_candidate_fits(&m));
+    m.params = 0;
+    m.bytes = 0;
+    assert_true(qs_plan_candidate_fits(&m));
+    m.params = UINT64_MAX;
+    m.bytes = UINT64_MAX;
+    assert_true(qs_plan_candidate_fits(&m));
+}
+
+/*
+ * 50,000 layers: building, writing, reading and looking up every key
+ * must not be quadratic.  A CPU-time limit, not a timing, catches it: a
+ * linear lookup spends about 20 s here, a hashed one well under 1 s.
+ */
+#define MANY_LAYERS 50000
+
+static void
+many_layers_not_quadratic(void **state)
+{
+    struct qs_plan plan, read;
+    struct qs_diag diag;
+    struct rlimit old, limit;
+    struct rusage usage;
+    char key[64], dir[] = "/tmp/qscope-plan-XXXXXX", path[128];
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/many.json", dir);
+    assert_int_equal(getrlimit(RLIMIT_CPU, &old), 0);
+    assert_int_equal(getrusage(RUSAGE_SELF, &usage), 0);
+    limit = old;
+    limit.rlim_cur = (rlim_t)usage.ru_utime.tv_sec + (rlim_t)usage.ru_stime.tv_sec + 10;
+    if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < limit.rlim_cur)
+        limit.rlim_cur = old.rlim_cur;
+    assert_int_equal(setrlimit(RLIMIT_CPU, &limit), 0);
+
+    qs_plan_init(&plan);
+    qs_plan_set_model(&plan, "many.onnx", "onnx", 4);
+    for (int i = 0; i < MANY_LAYERS; i++) {
+        snprintf(key, sizeof(key), "block/%d/conv.weight", i);
+        assert_string_equal(qs_plan_get(&plan, key)->key, key);
+    }
+    assert_int_equal(plan.count, MANY_LAYERS);
+    assert_ptr_equal(qs_plan_get(&plan, "block/7/conv.weight"), &plan.layers[7]);
+    qs_diag_init(&diag);
+    assert_int_equal(qs_plan_write(&plan, path, 0, &diag), QS_OK);
+    assert_int_equal(qs_plan_read(path, NULL, &read, &diag), QS_OK);
+    assert_int_equal(read.count, MANY_LAYERS);
+    for (int i = 0; i < MANY_LAYERS; i++) {
+        snprintf(key, sizeof(key), "block/%d/conv.weight", i);
+        assert_non_null(qs_plan_find(&read, key));
+        assert_ptr_equal(qs_plan_find(&plan, key), &plan.layers[i]);
+    }
+    assert_null(qs_plan_find(&read, "block/50000/conv.weight"));
+
+    assert_int_equal(setrlimit(RLIMIT_CPU, &old), 0);
+    qs_plan_done(&read);
+    qs_plan_done(&plan);
+    qs_diag_done(&diag);
+    unlink(path);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -647,6 +729,8 @@ main(void)
         cmocka_unit_test(infinite_error_round_trip),
         cmocka_unit_test(validation_errors_named),
         cmocka_unit_test(check_config_rules),
+        cmocka_unit_test(many_layers_not_quadratic),
+        cmocka_unit_test(candidate_above_float_dropped),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,7 +15,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "model.h"
 #include "plan_sensitivity.h"
+#include "sensitivity.h"
 
 #define HEADER "{\"format\": \"qscope-sensitivity\", \"version\": %d, " \
     "\"model\": {\"file\": \"m.onnx\", \"sha256\": " \
@@ -103,6 +105,122 @@ test_ranking_rejected(void **state)
     qs_plan_sensitivity_done(&s);
 }
 
+/* The layer object at "index" of a ranking document. */
+static json_t *
+ranked(json_t *doc, size_t index)
+{
+    json_t *object = json_array_get(json_object_get(doc, "layers"), index);
+
+    assert_non_null(object);
+    return object;
+}
+
+/*
+ * "exact" is true only for a zero error (SQNR +inf): an infinite weight
+ * error is not exact, and a layer whose outputs were all NaN or infinite
+ * has no output numbers instead of a zero error.
+ */
+static void
+test_exact_flags_in_json(void **state)
+{
+    static const int64_t dims[2] = { 2, 2 };
+    static const uint8_t bytes[1] = { 0 };
+    struct qs_layer layers[3];
+    struct qs_sens_layer items[3];
+    struct qs_sens_result result = { .samples = 1, .count = 3, .items = items };
+    struct qs_model model;
+    json_t *doc, *o;
+
+    (void)state;
+    memset(layers, 0, sizeof(layers));
+    memset(items, 0, sizeof(items));
+    memset(&model, 0, sizeof(model));
+    model.path = "dir/m.onnx";
+    model.map = bytes;
+    model.file_size = 1;
+    for (size_t i = 0; i < 3; i++) {
+        layers[i].key = i == 0 ? "overflow" : i == 1 ? "nan_out" : "exact";
+        layers[i].ops = "MatMul";
+        layers[i].rank = 2;
+        layers[i].dims = dims;
+        layers[i].count = 4;
+        items[i].layer = &layers[i];
+    }
+    /* overflow: the weight error is infinite, the outputs are finite with error 1 in 100. */
+    items[0].weight = (struct qs_quant_metrics){ .count = 4, .sum_sq_err = INFINITY,
+                                                 .signal_energy = 4.0 };
+    items[0].output = (struct qs_quant_metrics){ .count = 4, .sum_sq_err = 1.0,
+                                                 .signal_energy = 100.0 };
+    /* nan_out: weight error 1 in 1000; every one of 6 output values NaN. */
+    items[1].weight = (struct qs_quant_metrics){ .count = 4, .sum_sq_err = 1.0,
+                                                 .signal_energy = 1000.0 };
+    items[1].output_values = 6;
+    items[1].output_nonfinite = 6;
+    /* exact: zero error in both. */
+    items[2].weight = (struct qs_quant_metrics){ .count = 4, .signal_energy = 4.0 };
+    items[2].output = (struct qs_quant_metrics){ .count = 4, .signal_energy = 4.0 };
+    items[2].output_values = 4;
+    for (size_t i = 0; i < 3; i++) {
+        qs_quant_metrics_finish(&items[i].weight);
+        qs_quant_metrics_finish(&items[i].output);
+    }
+
+    doc = qs_sensitivity_to_json(&result, &model);
+    o = ranked(doc, 0);
+    assert_true(json_is_null(json_object_get(o, "weight_sqnr_db")));
+    assert_true(json_is_false(json_object_get(o, "weight_exact")));
+    assert_true(fabs(json_number_value(json_object_get(o, "output_sqnr_db")) - 20.0) < 1e-9);
+    assert_true(json_is_false(json_object_get(o, "output_exact")));
+
+    o = ranked(doc, 1);
+    assert_true(fabs(json_number_value(json_object_get(o, "weight_sqnr_db")) - 30.0) < 1e-9);
+    assert_true(json_is_false(json_object_get(o, "weight_exact")));
+    assert_true(json_is_null(json_object_get(o, "output_sse")));
+    assert_true(json_is_null(json_object_get(o, "output_mse")));
+    assert_true(json_is_null(json_object_get(o, "output_sqnr_db")));
+    assert_true(json_is_false(json_object_get(o, "output_exact")));
+    assert_int_equal(json_integer_value(json_object_get(o, "output_nonfinite")), 6);
+    assert_string_equal(json_string_value(json_object_get(o, "note")),
+                        "every output value is NaN or infinite");
+
+    o = ranked(doc, 2);
+    assert_true(json_is_null(json_object_get(o, "output_sqnr_db")));
+    assert_true(json_is_true(json_object_get(o, "output_exact")));
+    assert_true(json_is_true(json_object_get(o, "weight_exact")));
+    assert_true(json_number_value(json_object_get(o, "output_sse")) == 0.0);
+    assert_int_equal(json_integer_value(json_object_get(o, "output_nonfinite")), 0);
+    assert_true(json_is_null(json_object_get(o, "note")));
+    json_decref(doc);
+}
+
+/* A layer whose outputs were all NaN ranks as the most harmful, not as exact. */
+static void
+test_nonfinite_output_ranked_first(void **state)
+{
+    struct qs_layer layers[2];
+    struct qs_sens_layer items[2];
+    struct qs_sens_result result = { .count = 2, .items = items };
+
+    (void)state;
+    memset(layers, 0, sizeof(layers));
+    memset(items, 0, sizeof(items));
+    layers[0].key = "fine";
+    layers[1].key = "nan_out";
+    layers[1].index = 1;
+    items[0].layer = &layers[0];
+    items[0].output = (struct qs_quant_metrics){ .count = 4, .sum_sq_err = 1.0,
+                                                 .signal_energy = 100.0 };
+    items[0].output_values = 4;
+    items[1].layer = &layers[1];
+    items[1].output_values = 4;
+    items[1].output_nonfinite = 4;
+    qs_quant_metrics_finish(&items[0].output);
+    qs_quant_metrics_finish(&items[1].output);
+    qs_sensitivity_rank(&result);
+    assert_string_equal(result.items[0].layer->key, "nan_out");
+    assert_string_equal(result.items[1].layer->key, "fine");
+}
+
 int
 main(void)
 {
@@ -110,6 +228,8 @@ main(void)
         cmocka_unit_test(test_factors_against_median),
         cmocka_unit_test(test_factors_clamped),
         cmocka_unit_test(test_ranking_rejected),
+        cmocka_unit_test(test_exact_flags_in_json),
+        cmocka_unit_test(test_nonfinite_output_ranked_first),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,9 @@
 /* Floats of im2col buffer per tile: 8 MiB keeps it in the last-level cache of most CPUs. */
 #define COL_BUDGET (1 << 21)
 
+/* Multiply-adds per depthwise chunk at least: a job costs some microseconds. */
+#define DEPTHWISE_CHUNK_WORK 32768
+
 int64_t
 conv_out_len(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_begin,
              int64_t pad_end)
@@ -303,8 +306,11 @@ conv_forward(struct interp_call *call, const struct conv_params *p, const float 
         return;
     if (p->nd == 2 && cg == 1) {
         struct depthwise_job job = { p, x, w, b, y };
+        int64_t plane_work = out_total > DEPTHWISE_CHUNK_WORK ? DEPTHWISE_CHUNK_WORK : out_total * k;
 
-        interp_parallel_for(call, p->batch * p->out_channels, 1, depthwise_planes, &job);
+        /* Chunks of some DEPTHWISE_CHUNK_WORK products, so small maps stay on one thread. */
+        interp_parallel_for(call, p->batch * p->out_channels,
+                            1 + DEPTHWISE_CHUNK_WORK / (plane_work + 1), depthwise_planes, &job);
         return;
     }
 

@@ -249,9 +249,11 @@ enum qs_status interp_binary(struct interp_call *call, int code, const struct qs
 int interp_threads(const struct interp_call *call);
 
 /*
- * Run fn(ctx, begin, end) over [0, n) split into contiguous chunks,
- * one per worker, and wait.  Chunks do not depend on timing, so results
- * do not either.  Runs inline when "n" is below twice "min_chunk", when
+ * Run fn(ctx, begin, end) over [0, n) split into contiguous chunks of at
+ * least "min_chunk" items (at most 32 chunks), whose bounds depend only on
+ * "n" and "min_chunk", and wait.  Threads take chunks in turn, so a
+ * descheduled thread stalls at most one chunk.  Results must not depend on
+ * the chunk bounds.  Runs inline when "n" is below twice "min_chunk", when
  * one thread is set, or when "call" is NULL (kernel unit tests).
  */
 void interp_parallel_for(struct interp_call *call, int64_t n, int64_t min_chunk,

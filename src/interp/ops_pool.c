@@ -21,6 +21,9 @@ struct pool_params {
     float p;                                 /* LpPool exponent */
 };
 
+/* Inputs per parallel chunk at least: a job costs some microseconds. */
+#define POOL_CHUNK_INPUTS 16384
+
 struct pool_job {
     const struct pool_params *pp;
     const float *x;
@@ -273,6 +276,7 @@ op_pool(struct interp_call *call)
     struct pool_job job = { &pp, NULL, NULL, NULL };
     int global = pp.kind >= POOL_GLOBAL_MAX;
     int want_indices = pp.kind == POOL_MAX && call->n_out > 1 && call->node->outputs[1];
+    int64_t planes, plane_inputs;
     enum qs_status st = interp_need_rank(call, 0, 3, CONV_MAX_DIMS + 2);
 
     if (st != QS_OK)
@@ -299,7 +303,10 @@ op_pool(struct interp_call *call)
     job.x = rt_f(xf);
     job.y = rt_f(y);
     job.indices = indices ? rt_i(indices) : NULL;
-    interp_parallel_for(call, call->in[0]->dims[0] * call->in[0]->dims[1], 1,
+    planes = call->in[0]->dims[0] * call->in[0]->dims[1];
+    plane_inputs = planes > 0 ? (int64_t)xf->count / planes : 0;
+    /* Chunks of some POOL_CHUNK_INPUTS inputs, so small maps stay on one thread. */
+    interp_parallel_for(call, planes, 1 + POOL_CHUNK_INPUTS / (plane_inputs + 1),
                         global ? global_planes : pool_planes, &job);
     qs_rt_unref(xf);
     if (call->in[0]->dtype != QS_DT_FLOAT) {

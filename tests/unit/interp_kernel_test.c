@@ -434,8 +434,8 @@ record_sum(void *ctx, uint64_t out, const int64_t *off, const int64_t *steps, in
 }
 
 /*
- * [3, 40000] + [3, 1] on two threads: 8 blocks in two chunks, so the
- * second chunk starts inside row 1 (element 65536); every element once.
+ * [3, 40000] + [3, 1] on two threads: 8 blocks in four chunks, so the
+ * third chunk starts inside row 1 (element 65536); every element once.
  */
 static void
 test_bcast_blocks_cover_rows(void **state)
@@ -476,12 +476,69 @@ test_bcast_blocks_cover_rows(void **state)
     qs_rt_unref(b);
 }
 
+/* Per index: how many chunks covered it, and the end of a chunk starting there. */
+struct chunk_record {
+    int hits[1000];
+    int64_t end_at[1000];
+};
+
+static void
+record_chunk(void *ctx, int64_t begin, int64_t end)
+{
+    struct chunk_record *r = ctx;
+
+    r->end_at[begin] = end;
+    for (int64_t i = begin; i < end; i++)
+        r->hits[i]++;
+}
+
+/*
+ * [0, 1000) in chunks of at least 10: 32 chunks at most, so 1000 / 32 =
+ * 31 rest 8, the first 8 chunks of 32 and the others of 31, whatever the
+ * thread count; every index once.  Many tiny jobs in a row then check
+ * that no job is lost or run twice across the pool's generations.
+ */
+static void
+test_pool_fixed_chunks(void **state)
+{
+    static struct chunk_record r;
+    struct interp_exec ex = { 0 };
+    struct interp_call call = { .ex = &ex };
+    int64_t start = 0;
+    int ok = 1;
+
+    (void)state;
+    for (int threads = 2; threads <= 3; threads++) {
+        memset(&r, 0, sizeof(r));
+        ex.threads = threads;
+        ex.pool = interp_pool_new(threads);
+        interp_parallel_for(&call, 1000, 10, record_chunk, &r);
+        start = 0;
+        for (int c = 0; c < 32; c++) {
+            assert_int_equal(r.end_at[start], start + (c < 8 ? 32 : 31));
+            start = r.end_at[start];
+        }
+        assert_int_equal(start, 1000);
+        for (int i = 0; i < 1000; i++)
+            ok &= r.hits[i] == 1;
+        assert_true(ok);
+
+        memset(&r, 0, sizeof(r));
+        for (int job = 0; job < 5000; job++)
+            interp_parallel_for(&call, 4, 1, record_chunk, &r);
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(r.hits[i], 5000);
+        interp_pool_free(ex.pool);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_reuse_zeroed),
         cmocka_unit_test(test_bcast_blocks_cover_rows),
+        cmocka_unit_test(test_pool_fixed_chunks),
         cmocka_unit_test(test_conv_pads_strides),
         cmocka_unit_test(test_conv_dilation),
         cmocka_unit_test(test_conv_groups_with_bias),

@@ -250,7 +250,7 @@ case07_typed_fields(void **state)
     check_values(wi8, case_numbers(doc, "Wi8_values"));
     check_values(b, case_numbers(doc, "B_values"));
     assert_int_equal(qs_tensor_read_i64(s, 0, 2, shape), QS_OK);
-    json_t *shape_values = case_numbers(doc, "shape_values");
+    const json_t *shape_values = case_numbers(doc, "shape_values");
 
     assert_int_equal(shape[0], json_integer_value(json_array_get(shape_values, 0)));
     assert_int_equal(shape[1], json_integer_value(json_array_get(shape_values, 1)));

@@ -306,7 +306,10 @@ conv_forward(struct interp_call *call, const struct conv_params *p, const float 
         return;
     if (p->nd == 2 && cg == 1) {
         struct depthwise_job job = { p, x, w, b, y };
-        int64_t plane_work = out_total > DEPTHWISE_CHUNK_WORK ? DEPTHWISE_CHUNK_WORK : out_total * k;
+        int64_t plane_work = out_total * k;
+
+        if (out_total > DEPTHWISE_CHUNK_WORK)
+            plane_work = DEPTHWISE_CHUNK_WORK;
 
         /* Chunks of some DEPTHWISE_CHUNK_WORK products, so small maps stay on one thread. */
         interp_parallel_for(call, p->batch * p->out_channels,

@@ -25,7 +25,6 @@
 #define PLAN_EXACT_MAX_STATES ((size_t)1 << 20)
 
 /* Candidates of --auto when --candidates is not given. */
-#define PLAN_DEFAULT_CANDIDATES "int8:channel,int4:g128,int4:g32,nf4,fp16"
 
 enum plan_option {
     OPT_AUTO, OPT_SET, OPT_FROM, OPT_PIN, OPT_CANDIDATES, OPT_SEARCH, OPT_SENSITIVITY, OPT_CHECK
@@ -41,7 +40,7 @@ static const struct qs_cli_option plan_options[] = {
                   "keep these layers as they are when --auto chooses (repeatable)" },
     [OPT_CANDIDATES] = { "candidates", 0, "LIST",
                          "configurations --auto chooses from, comma-separated (default "
-                         PLAN_DEFAULT_CANDIDATES ")" },
+                         QS_PLAN_DEFAULT_CANDIDATES ")" },
     [OPT_SEARCH] = { "search", 0, "greedy|exact",
                      "--auto search: greedy, or exact for small models (default greedy)" },
     [OPT_SENSITIVITY] = { "sensitivity", 0, "FILE",
@@ -115,7 +114,7 @@ static int
 parse_candidates(struct plan_run *run)
 {
     const char *text = run->cli->values[OPT_CANDIDATES] ? run->cli->values[OPT_CANDIDATES]
-                                                        : PLAN_DEFAULT_CANDIDATES;
+                                                        : QS_PLAN_DEFAULT_CANDIDATES;
     char *copy = qs_strdup(text);
     char *save = NULL;
     char message[256];
@@ -508,7 +507,7 @@ describe_method(struct plan_run *run)
         run->plan.budget = qs_strdup(cli->values[OPT_AUTO]);
         run->plan.candidates = qs_strdup(cli->values[OPT_CANDIDATES]
                                          ? cli->values[OPT_CANDIDATES]
-                                         : PLAN_DEFAULT_CANDIDATES);
+                                         : QS_PLAN_DEFAULT_CANDIDATES);
         if (cli->values[OPT_SENSITIVITY])
             run->plan.sensitivity = qs_strdup(cli->values[OPT_SENSITIVITY]);
     }

@@ -242,6 +242,9 @@ struct qs_plan_option {
  */
 int qs_plan_candidate_fits(const struct qs_plan_measure *m);
 
+/* Candidate configurations of the automatic plan when none are given. */
+#define QS_PLAN_DEFAULT_CANDIDATES "int8:channel,int4:g128,int4:g32,nf4,fp16"
+
 /* One layer's candidates; a pinned layer has exactly one. */
 struct qs_plan_item {
     size_t n_options;

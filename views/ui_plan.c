@@ -14,12 +14,10 @@
 #include "trace.h"
 
 /*
- * Candidates of the automatic plan.
- * NOTE: the same list as `qscope plan --auto` without --candidates
- * (PLAN_DEFAULT_CANDIDATES in src/cmd_plan.c); one shared constant in
- * plan.h would keep them from drifting apart.
+ * The automatic plan below measures candidates the same way as
+ * `qscope plan --auto` (src/cmd_plan.c).
+ * TODO: move that candidate loop into plan_auto.c so both call one function.
  */
-#define UI_AUTO_CANDIDATES "int8:channel,int4:g128,int4:g32,nf4,fp16"
 
 /* Most candidates the automatic plan tries per layer. */
 #define UI_AUTO_MAX 8
@@ -332,7 +330,7 @@ auto_measure(struct auto_job *job, struct auto_entry *e)
             continue;
         status = qs_plan_measure_data(layer, &data, config, job->threads, job->path,
                                       &job->diag, &m);
-        if (status == QS_OK)
+        if (status == QS_OK && qs_plan_candidate_fits(&m))
             auto_add(e, &m, (int)c);
     }
     if (status == QS_OK && e->n == 0) {
@@ -386,7 +384,7 @@ auto_apply(struct qs_ui *ui, struct auto_job *job)
     free(ui->plan.candidates);
     ui->plan.method = qs_strdup("auto");
     ui->plan.budget = qs_strdup(job->budget_text);
-    ui->plan.candidates = qs_strdup(UI_AUTO_CANDIDATES);
+    ui->plan.candidates = qs_strdup(QS_PLAN_DEFAULT_CANDIDATES);
     qs_plan_totals_compute(&ui->plan);
     ui->plan_dirty = 1;
     ui->generation++;
@@ -434,7 +432,7 @@ static const struct qs_job_ops auto_job_ops = {
 static int
 auto_candidates(struct qs_ui *ui, struct auto_job *job)
 {
-    char list[] = UI_AUTO_CANDIDATES;
+    char list[] = QS_PLAN_DEFAULT_CANDIDATES;
     char message[256];
 
     for (char *part = strtok(list, ","); part && job->n_candidates < UI_AUTO_MAX;
